@@ -1,0 +1,1 @@
+"""mlx-edugraph's tests."""
