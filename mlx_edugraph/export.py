@@ -1,0 +1,73 @@
+"""Write predictions to JSONL or CSV, atomically: a failed write leaves the old file intact."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from .paths import write_atomic
+from .prediction import DIMENSIONS, Prediction
+
+FORMATS = ("jsonl", "csv")
+
+CSV_COLUMNS = (
+    "path",
+    "page",
+    "sha256",
+    "outcome",
+    *DIMENSIONS,
+    "unknown_terms",
+    "min_confidence",
+    "model",
+    "ontology_version",
+    "error",
+)
+
+
+def to_jsonl(predictions: Iterable[Prediction]) -> str:
+    """One JSON record per worksheet page."""
+    return "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in predictions)
+
+
+def safe_cell(value: str) -> str:
+    """Escape text a spreadsheet would run as a formula (=, +, -, @ at the start)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def to_csv(predictions: Iterable[Prediction]) -> str:
+    """One row per worksheet page; each dimension's terms joined with ';'."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for p in predictions:
+        unknown = [lab.term for lab in p.labels if lab.status in ("unknown", "wrong_dimension")]
+        confidence = p.min_confidence
+        row = [
+            p.path,
+            str(p.page),
+            p.sha256,
+            p.outcome,
+            *(";".join(p.terms(dim)) for dim in DIMENSIONS),
+            ";".join(unknown),
+            "" if confidence is None else f"{confidence:.4f}",
+            p.provenance.model,
+            p.provenance.ontology_version,
+            p.error or "",
+        ]
+        writer.writerow([safe_cell(cell) for cell in row])
+    return buffer.getvalue()
+
+
+def export(predictions: Iterable[Prediction], path: Path, fmt: str = "jsonl") -> int:
+    """Write predictions to `path` in `fmt` ("jsonl" or "csv"); returns the record count."""
+    records = list(predictions)
+    if fmt == "jsonl":
+        write_atomic(Path(path), to_jsonl(records).encode())
+    elif fmt == "csv":
+        write_atomic(Path(path), to_csv(records).encode())
+    else:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return len(records)

@@ -1,0 +1,180 @@
+"""The results store: one SQLite file holding every prediction, keyed by content and model.
+
+A worksheet's key is the SHA-256 of its bytes plus the page number, and the model's
+fingerprint: renaming a file does not relabel it, a new model does. Each prediction is
+committed as soon as it is made, so a crash loses at most the worksheet in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .prediction import Prediction
+
+BUSY_TIMEOUT_MS = 30_000
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE predictions (
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        model_fingerprint TEXT NOT NULL,
+        path TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        min_confidence REAL,
+        record TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (key, page, model_fingerprint)
+    );
+    CREATE TABLE worksheet_paths (
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (key, page, path)
+    );
+    """,
+)
+"""Ordered schema steps; the number applied is recorded in the database itself."""
+
+
+class StoreError(Exception):
+    """The store file cannot be used; the message names it."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def key_of(prediction: Prediction) -> str:
+    """The content key: the file's SHA-256, or its path when its bytes could not be read."""
+    return prediction.sha256 or f"path:{prediction.path}"
+
+
+class Store:
+    """Predictions in a SQLite file (WAL, busy timeout: several processes may share it)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path} is not a usable mlx-edugraph store ({exc}); "
+                "it was left untouched: move it away or pass another --db"
+            ) from exc
+
+    def _migrate(self) -> None:
+        with self._db:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+        # BEGIN IMMEDIATE takes the write lock first, so two processes opening a new store
+        # at once apply each step once: the second one sees the first one's version.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            current = self._db.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+            ).fetchone()[0]
+            if current > len(MIGRATIONS):
+                raise StoreError(
+                    f"{self.path} was written by a newer mlx-edugraph (schema {current}); upgrade"
+                )
+            for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    self._db.execute(statement)
+                self._db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, _now()))
+            self._db.commit()
+        except BaseException:
+            self._db.rollback()
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        """The number of migrations applied to this file."""
+        return self._db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the connection (every write is already committed)."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def put(self, prediction: Prediction) -> None:
+        """Insert or replace one prediction and remember the path it was seen under."""
+        key = key_of(prediction)
+        now = _now()
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    prediction.page,
+                    prediction.provenance.model_fingerprint,
+                    prediction.path,
+                    prediction.outcome,
+                    prediction.min_confidence,
+                    json.dumps(prediction.to_dict(), ensure_ascii=False),
+                    now,
+                ),
+            )
+            self._db.execute(
+                "INSERT OR IGNORE INTO worksheet_paths VALUES (?, ?, ?, ?)",
+                (key, prediction.page, prediction.path, now),
+            )
+
+    def remember_path(self, sha256: str, page: int, path: str) -> None:
+        """Record another name of an already-labeled worksheet (same bytes, other file)."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR IGNORE INTO worksheet_paths VALUES (?, ?, ?, ?)",
+                (sha256, page, path, _now()),
+            )
+
+    def get(self, sha256: str, page: int, model_fingerprint: str) -> Prediction | None:
+        """The stored prediction of a worksheet page by a model, if any."""
+        row = self._db.execute(
+            "SELECT record FROM predictions WHERE key = ? AND page = ? AND model_fingerprint = ?",
+            (sha256, page, model_fingerprint),
+        ).fetchone()
+        return Prediction.from_dict(json.loads(row[0])) if row else None
+
+    def is_done(self, sha256: str, page: int, model_fingerprint: str) -> bool:
+        """True when this model has a result for the page that is not an error (resume)."""
+        row = self._db.execute(
+            "SELECT 1 FROM predictions WHERE key = ? AND page = ? AND model_fingerprint = ? "
+            "AND outcome != 'error'",
+            (sha256, page, model_fingerprint),
+        ).fetchone()
+        return row is not None
+
+    def paths_of(self, sha256: str, page: int) -> list[str]:
+        """Every path the worksheet page has been seen under, oldest first."""
+        rows = self._db.execute(
+            "SELECT path FROM worksheet_paths WHERE key = ? AND page = ? ORDER BY seen_at, path",
+            (sha256, page),
+        )
+        return [row[0] for row in rows]
+
+    def predictions(self, model_fingerprint: str | None = None) -> Iterator[Prediction]:
+        """All stored predictions (of one model, if given), in path order."""
+        query = "SELECT record FROM predictions"
+        args: tuple = ()
+        if model_fingerprint is not None:
+            query += " WHERE model_fingerprint = ?"
+            args = (model_fingerprint,)
+        for (record,) in self._db.execute(query + " ORDER BY path, page", args).fetchall():
+            yield Prediction.from_dict(json.loads(record))
