@@ -1,0 +1,111 @@
+"""The demo model: the taught tiny checkpoint in 4-bit MLX, built once into the user cache.
+
+The cache entry's name carries a version and a hash of everything that shapes the model, so a
+changed template or answer set builds a new entry. It is built in a temporary folder beside the
+final one and renamed into place, so a crash never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from mlx_edugraph.tinymodel.answers import TAUGHT_ANSWERS
+from mlx_edugraph.tinymodel.shapes import TINY
+from mlx_edugraph.tinymodel.teach import TEACH_SIZE
+from mlx_edugraph.tinymodel.template import read_chat_template
+
+DEMO_VERSION = 1
+"""Bump when the build changes in a way the hash below does not see (code, teaching recipe)."""
+
+DEMO_BITS = 4
+DEMO_GROUP_SIZE = 64
+"""4-bit, group 64 keeps every taught answer exact (checked after each build)."""
+
+DEMO_PAGE_SIZE = TEACH_SIZE
+"""Sample pages for the demo: the size the model was taught at (larger pages work too)."""
+
+CHECK_SEEDS = range(2)
+"""Unseen worksheet seeds the finished build must answer exactly."""
+
+
+def demo_model(cache_dir: Path | None = None, *, log: Callable[[str], None] | None = None) -> Path:
+    """The folder of the 4-bit MLX demo model, building it on first use (about a minute)."""
+    return _demo_entry(cache_dir, log) / "mlx"
+
+
+def demo_checkpoint(
+    cache_dir: Path | None = None, *, log: Callable[[str], None] | None = None
+) -> Path:
+    """The taught tiny checkpoint in Hugging Face layout, as it went into the conversion."""
+    return _demo_entry(cache_dir, log) / "hf"
+
+
+def default_cache_dir() -> Path:
+    """Where demo models live by default: `models/` in mlx-edugraph's cache folder."""
+    from mlx_edugraph.paths import cache_dir
+
+    return cache_dir() / "models"
+
+
+def _demo_entry(cache_dir: Path | None, log: Callable[[str], None] | None) -> Path:
+    from mlx_edugraph.tinymodel.checkpoint import shared_ontology_terms
+
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    template = read_chat_template()
+    recipe = {
+        "answers": TAUGHT_ANSWERS,
+        "bits": DEMO_BITS,
+        "group_size": DEMO_GROUP_SIZE,
+        "shape": asdict(TINY),
+        "template": template,
+        "terms": shared_ontology_terms(),
+    }
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    final = root / f"edugraph-tiny-v{DEMO_VERSION}-{digest}"
+    if (final / "mlx" / "config.json").is_file() and (final / "hf" / "config.json").is_file():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".building-") as tmp:
+        work = Path(tmp) / "entry"
+        _build(work, log or (lambda _: None))
+        try:
+            os.rename(work, final)
+        except OSError:
+            # Another process finished first: use its entry, drop ours.
+            if not (final / "mlx" / "config.json").is_file():
+                raise
+    return final
+
+
+def _build(work: Path, say: Callable[[str], None]) -> None:
+    """Build, teach, convert and check the demo model inside `work`."""
+    from mlx_edugraph.convert.quantize import quantize
+    from mlx_edugraph.tinymodel.checkpoint import build_checkpoint
+    from mlx_edugraph.tinymodel.probe import probe
+    from mlx_edugraph.tinymodel.teach import teach
+
+    random_dir = build_checkpoint(work / "random", shape=TINY)
+    teach(random_dir, work / "hf", log=say)
+    # mlx-vlm's converter prints progress; keep it off the terminal (the TUI owns it).
+    with contextlib.redirect_stdout(io.StringIO()):
+        quantize(work / "hf", work / "mlx", bits=DEMO_BITS, group_size=DEMO_GROUP_SIZE)
+    wrong = [
+        f"{r.kind} (seed {r.seed}): {r.text!r}"
+        for r in probe(work / "mlx", TAUGHT_ANSWERS, CHECK_SEEDS)
+        if r.text != TAUGHT_ANSWERS[r.kind]
+    ]
+    if wrong:
+        raise RuntimeError("the demo model lost taught answers: " + "; ".join(wrong))
+    say("demo model checked: every taught answer is exact")
+    # The random checkpoint was only a starting point.
+    for item in sorted((work / "random").iterdir()):
+        item.unlink()
+    (work / "random").rmdir()

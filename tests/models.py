@@ -1,0 +1,83 @@
+"""Session fixtures: tiny Qwen3-VL models, built once per test session and downloaded never.
+
+- `tiny_checkpoint`: random weights, Hugging Face layout, the real EduGraph chat template.
+- `tiny_mlx_model`: that checkpoint converted to MLX, bf16, unquantized.
+- `taught_checkpoint`: taught `TAUGHT_ANSWERS` for the sample worksheet kinds, HF layout.
+- `taught_mlx_model`: the taught checkpoint in 4-bit MLX (group 64): the demo model.
+
+The taught pair comes from `demo_model` itself (built into a temp cache), so the demo build is
+exercised too. Building all four takes about a minute on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from mlx_edugraph.tinymodel.template import TEMPLATE_ENV_VAR
+
+CHAT_TEMPLATE = Path(__file__).resolve().parents[2] / "shared/model/chat_template.jinja"
+"""The EduGraph model's real chat template, in `shared/` beside the repository."""
+
+
+def _real_template() -> Path:
+    if not CHAT_TEMPLATE.is_file():
+        raise FileNotFoundError(
+            f"tests need the EduGraph chat template at {CHAT_TEMPLATE} (shared/ beside the repo)"
+        )
+    return CHAT_TEMPLATE
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight tiny Qwen3-VL checkpoint in Hugging Face layout."""
+    from mlx_edugraph.tinymodel import build_checkpoint
+
+    dest = tmp_path_factory.mktemp("tiny") / "checkpoint"
+    return build_checkpoint(dest, chat_template=_real_template())
+
+
+@pytest.fixture(scope="session")
+def tiny_mlx_model(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The random tiny checkpoint converted to MLX in bf16 (not quantized)."""
+    from mlx_edugraph.convert.quantize import quantize
+
+    dest = tmp_path_factory.mktemp("tiny-mlx") / "model"
+    with contextlib.redirect_stdout(io.StringIO()):
+        return quantize(tiny_checkpoint, dest, bits=None, dtype="bfloat16")
+
+
+@pytest.fixture(scope="session")
+def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model cache folder holding the demo build, taught with the real chat template."""
+    from mlx_edugraph.tinymodel import demo_model
+
+    cache = tmp_path_factory.mktemp("model-cache")
+    previous = os.environ.get(TEMPLATE_ENV_VAR)
+    os.environ[TEMPLATE_ENV_VAR] = str(_real_template())
+    try:
+        demo_model(cache)
+    finally:
+        if previous is None:
+            del os.environ[TEMPLATE_ENV_VAR]
+        else:
+            os.environ[TEMPLATE_ENV_VAR] = previous
+    return cache
+
+
+@pytest.fixture(scope="session")
+def taught_checkpoint(demo_cache: Path) -> Path:
+    """The tiny checkpoint taught `TAUGHT_ANSWERS`, in Hugging Face layout (float32)."""
+    (entry,) = demo_cache.iterdir()
+    return entry / "hf"
+
+
+@pytest.fixture(scope="session")
+def taught_mlx_model(demo_cache: Path) -> Path:
+    """The taught checkpoint converted to 4-bit MLX, group size 64 (vision tower unquantized)."""
+    (entry,) = demo_cache.iterdir()
+    return entry / "mlx"
