@@ -27,9 +27,17 @@ CSV_COLUMNS = (
 )
 
 
+def jsonl_record(prediction: Prediction) -> dict:
+    """The stored record plus `answer`: the labels per dimension, as the model's JSON has them."""
+    record = prediction.to_dict()
+    if prediction.outcome == "labeled":
+        record["answer"] = {dim: prediction.terms(dim) for dim in DIMENSIONS}
+    return record
+
+
 def to_jsonl(predictions: Iterable[Prediction]) -> str:
     """One JSON record per worksheet page."""
-    return "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in predictions)
+    return "".join(json.dumps(jsonl_record(p), ensure_ascii=False) + "\n" for p in predictions)
 
 
 def safe_cell(value: str) -> str:

@@ -64,6 +64,8 @@ class Prediction:
     labels: list[Label] = field(default_factory=list)
     raw_text: str = ""
     error: str | None = None
+    notes: str | None = None
+    """What the parser ignored or fixed in a labeled answer (extra keys, duplicates)."""
     image_size: tuple[int, int] | None = None
     """(width, height) of the image the model saw, after the resolution cap."""
     timings: Timings = field(default_factory=Timings)
@@ -87,8 +89,9 @@ class Prediction:
 
     @classmethod
     def from_dict(cls, record: dict) -> Prediction:
-        """Inverse of `to_dict`."""
+        """Inverse of `to_dict`; also reads JSONL export records (their `answer` is derived)."""
         record = dict(record)
+        record.pop("answer", None)
         record["labels"] = [Label(**lab) for lab in record.get("labels", [])]
         record["timings"] = Timings(**record.get("timings", {}))
         record["provenance"] = Provenance(**record.get("provenance", {}))

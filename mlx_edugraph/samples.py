@@ -14,6 +14,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from .worksheets import PDF_DPI
+
 KINDS: tuple[str, ...] = ("addition", "multiplication", "counting", "clock")
 """The worksheet kinds, in a fixed order."""
 
@@ -82,7 +84,8 @@ def write_samples(
     """Write `count` pages cycling through `kinds` (and `formats`: png, jpg), plus a PDF.
 
     Page i uses seed `seed + i`. With `pdf_pages` > 0, also writes `worksheets.pdf` holding that
-    many pages that continue the cycle. Returns the paths written, images first.
+    many pages that continue the cycle, at the DPI the loader renders PDFs with, so each page
+    comes back at `size`. Returns the paths written, images first.
     """
     if not kinds:
         raise ValueError("kinds must not be empty")
@@ -109,7 +112,9 @@ def write_samples(
             for j in range(pdf_pages)
         ]
         path = folder / "worksheets.pdf"
-        pages[0].save(path, "PDF", save_all=True, append_images=pages[1:], resolution=100.0)
+        pages[0].save(
+            path, "PDF", save_all=True, append_images=pages[1:], resolution=float(PDF_DPI)
+        )
         paths.append(path)
     return paths
 

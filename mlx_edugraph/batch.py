@@ -1,0 +1,126 @@
+"""Label a stream of worksheet pages into the store: resume, prefetch, per-file errors.
+
+Shared by the CLI and the TUI. Decoding and resizing the next pages (and rendering PDF pages)
+run on a CPU thread while the model works on the current one; the model itself stays on the
+calling thread (MLX streams are per thread).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+from .engine import Engine
+from .prediction import Prediction, Provenance
+from .store import Store
+from .worksheets import LoadedWorksheet, WorksheetError, WorksheetRef, file_sha256, load
+
+PREFETCH = 2
+"""Pages decoded ahead of the model: enough to hide I/O, few enough to bound memory."""
+
+Status = Literal["labeled", "skipped", "error"]
+
+
+@dataclass
+class Event:
+    """What happened to one worksheet page."""
+
+    ref: WorksheetRef
+    status: Status
+    prediction: Prediction
+
+
+def error_prediction(
+    ref: WorksheetRef, sha256: str, reason: str, provenance: Provenance
+) -> Prediction:
+    """The record of a worksheet that could not be labeled: path, page and reason."""
+    return Prediction(
+        path=str(ref.path),
+        page=ref.page,
+        sha256=sha256,
+        outcome="error",
+        error=reason,
+        provenance=provenance,
+    )
+
+
+def _identify(ref: WorksheetRef) -> tuple[str, str | None]:
+    try:
+        return file_sha256(ref.path), None
+    except WorksheetError as exc:
+        return "", str(exc)
+
+
+def _load(ref: WorksheetRef, sha256: str, max_pixels: int) -> LoadedWorksheet | str:
+    try:
+        return load(ref, max_pixels=max_pixels, sha256=sha256)
+    except WorksheetError as exc:
+        return str(exc)
+    except Exception as exc:  # a hostile file must not stop the batch
+        return f"unexpected error reading file: {type(exc).__name__}: {exc}"
+
+
+def run(
+    refs: Iterable[WorksheetRef],
+    engine: Engine,
+    store: Store,
+    *,
+    redo: bool = False,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Iterator[Event]:
+    """Label every page not yet in the store for this model; yield one event per page."""
+    fingerprint = engine.provenance.model_fingerprint
+    pending: deque[tuple[WorksheetRef, str, Future | None]] = deque()
+    queued: set[tuple[str, int]] = set()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="worksheet-loader") as loader:
+        refs_iter = iter(refs)
+
+        def fill() -> Iterator[Event]:
+            # Queue loads until PREFETCH are in flight; resumed and unreadable pages are
+            # answered right away without touching the model.
+            while len(pending) < PREFETCH:
+                ref = next(refs_iter, None)
+                if ref is None:
+                    return
+                sha256, problem = _identify(ref)
+                if problem:
+                    prediction = error_prediction(ref, sha256, problem, engine.provenance)
+                    store.put(prediction)
+                    yield Event(ref, "error", prediction)
+                    continue
+                if not redo and store.is_done(sha256, ref.page, fingerprint):
+                    store.remember_path(sha256, ref.page, str(ref.path))
+                    yield Event(ref, "skipped", store.get(sha256, ref.page, fingerprint))
+                    continue
+                if (sha256, ref.page) in queued:
+                    # Same bytes under another name in this run: label once, answer both.
+                    pending.append((ref, sha256, None))
+                    continue
+                queued.add((sha256, ref.page))
+                pending.append((ref, sha256, loader.submit(_load, ref, sha256, engine.max_pixels)))
+
+        yield from fill()
+        while pending and not cancelled():
+            ref, sha256, future = pending.popleft()
+            yield from fill()
+            if future is None:
+                store.remember_path(sha256, ref.page, str(ref.path))
+                yield Event(ref, "skipped", store.get(sha256, ref.page, fingerprint))
+                continue
+            loaded = future.result()
+            if isinstance(loaded, str):
+                prediction = error_prediction(ref, sha256, loaded, engine.provenance)
+            else:
+                try:
+                    prediction = engine.label(loaded)
+                except Exception as exc:  # the model failing on one page must not stop the rest
+                    reason = f"model failed on this page: {type(exc).__name__}: {exc}"
+                    prediction = error_prediction(ref, sha256, reason, engine.provenance)
+            store.put(prediction)
+            yield Event(ref, "error" if prediction.outcome == "error" else "labeled", prediction)
+        for _, _, future in pending:
+            if future is not None:
+                future.cancel()

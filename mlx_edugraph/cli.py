@@ -1,0 +1,45 @@
+"""The `mlx-edugraph` command: subcommands, each in its own module, imported only when run.
+
+`mlx-edugraph --help` must stay fast, so nothing here imports MLX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+
+COMMANDS: dict[str, str] = {
+    "label": "Label worksheets (images, PDFs, folders) with the EduGraph model.",
+    "convert": "Convert the merged EduGraph checkpoint to a verified 4-bit MLX model.",
+}
+"""Subcommand name -> one-line help; the module `mlx_edugraph.commands.<name>` implements it."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlx-edugraph",
+        description="On-device EduGraph labeling of K-4 math worksheets (MLX).",
+    )
+    parser.add_argument("--version", action="version", version=f"mlx-edugraph {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, summary in COMMANDS.items():
+        module = importlib.import_module(f"mlx_edugraph.commands.{name}")
+        module.configure_parser(sub.add_parser(name, help=summary, description=summary))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module = importlib.import_module(f"mlx_edugraph.commands.{args.command}")
+    try:
+        return module.main(args) or 0
+    except KeyboardInterrupt:
+        print("\ninterrupted; every finished worksheet is saved", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

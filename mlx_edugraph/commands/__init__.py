@@ -1,0 +1,1 @@
+"""One module per `mlx-edugraph` subcommand: `configure_parser(parser)` and `main(args)`."""

@@ -1,0 +1,165 @@
+"""`mlx-edugraph label`: label worksheets into the store and export them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..worksheets import DEFAULT_MAX_PIXELS
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help="worksheet files (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) or folders",
+    )
+    parser.add_argument("--out", type=Path, help="write this run's results here (JSONL or CSV)")
+    parser.add_argument(
+        "--format",
+        choices=("jsonl", "csv"),
+        default=None,
+        help="format of --out (default: from its suffix, else jsonl)",
+    )
+    parser.add_argument(
+        "--model",
+        help="MLX model folder or Hugging Face repo id "
+        "(default: the model `mlx-edugraph convert` writes)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="use a tiny demo model built locally, on generated worksheets "
+        "when no paths are given (labels are NOT meaningful)",
+    )
+    parser.add_argument(
+        "--redo", action="store_true", help="relabel worksheets already labeled by this model"
+    )
+    parser.add_argument("--db", type=Path, help="results store (default: in the user data folder)")
+    parser.add_argument("--ontology", type=Path, help="EduGraph ontology file (TTL or RDF/XML)")
+    parser.add_argument(
+        "--ontology-version",
+        default=None,
+        help="EduGraph release to download when no file is given (default v0.4.0)",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"resolution cap per page (default {DEFAULT_MAX_PIXELS:,}, ~1 MP: "
+        "about the size of the training pages)",
+    )
+    parser.add_argument(
+        "--max-tokens", type=int, default=None, help="token bound per answer (default 256)"
+    )
+    parser.add_argument("--pages", default=None, help="PDF pages to label, e.g. 1-3 (default: all)")
+
+
+def parse_pages(value: str | None) -> range | None:
+    """'3' or '2-5' as a range of 1-based page numbers."""
+    if not value:
+        return None
+    first, _, last = value.partition("-")
+    try:
+        start, stop = int(first), int(last or first)
+    except ValueError:
+        raise SystemExit(f"--pages: expected N or N-M, got {value!r}") from None
+    return range(start, stop + 1)
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..batch import run
+    from ..engine import DEFAULT_MAX_TOKENS, Engine
+    from ..export import export
+    from ..model_location import ModelNotFound, resolve_model
+    from ..ontology import OntologyError
+    from ..ontology_source import resolve_ontology
+    from ..paths import data_dir
+    from ..progress import Progress, Summary
+    from ..store import Store, StoreError
+    from ..worksheets import discover
+
+    paths = list(args.paths)
+    if args.demo:
+        from ..demo import prepare_demo
+
+        model, demo_paths = prepare_demo()
+        paths = paths or demo_paths
+        print(
+            "DEMO: labels come from a tiny demo model trained on generated worksheets; "
+            "they are not real EduGraph predictions.",
+            file=sys.stderr,
+        )
+    else:
+        try:
+            model = resolve_model(args.model)
+        except ModelNotFound as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if not paths:
+        print("error: give worksheet files or folders (or --demo)", file=sys.stderr)
+        return 2
+    missing = [p for p in paths if not p.exists()]
+    for path in missing:
+        print(f"error: no such file or folder: {path}", file=sys.stderr)
+    paths = [p for p in paths if p.exists()]
+
+    version_kwargs = {"version": args.ontology_version} if args.ontology_version else {}
+    try:
+        resolution = resolve_ontology(args.ontology, **version_kwargs)
+    except OntologyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if resolution.warning:
+        print(f"warning: {resolution.warning}", file=sys.stderr)
+
+    refs = list(discover(paths, pages=parse_pages(args.pages)))
+    if not refs:
+        print("error: no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found", file=sys.stderr)
+        return 2
+    try:
+        store = Store(args.db or data_dir() / "labels.sqlite")
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    print(f"loading model {model} ...", file=sys.stderr)
+    try:
+        engine = Engine(
+            model,
+            ontology=resolution.ontology,
+            max_pixels=args.max_pixels,
+            max_tokens=args.max_tokens or DEFAULT_MAX_TOKENS,
+        )
+    except Exception as exc:  # a broken folder or an unreachable repo id: say which, stop
+        print(f"error: cannot load model {model}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"model loaded in {engine.load_s:.1f} s; labeling {len(refs)} worksheet page(s) "
+        f"into {store.path}",
+        file=sys.stderr,
+    )
+
+    progress = Progress(len(refs))
+    summary = Summary()
+    results = []
+    with store:
+        for event in run(refs, engine, store, redo=args.redo):
+            seconds = event.prediction.timings.total_s if event.status == "labeled" else None
+            progress.update(event.ref.label, model_seconds=seconds)
+            summary.add(event.status, event.prediction.outcome, seconds)
+            if event.status == "error":
+                print(f"\nerror: {event.ref.label}: {event.prediction.error}", file=sys.stderr)
+            results.append(event.prediction)
+        progress.close()
+    for line in summary.lines():
+        print(line, file=sys.stderr)
+    if args.demo:
+        print("(tiny demo model: labels are for trying the tool, not for use)", file=sys.stderr)
+    if args.out:
+        fmt = args.format or ("csv" if args.out.suffix.lower() == ".csv" else "jsonl")
+        count = export(results, args.out, fmt)
+        print(f"wrote {count} record(s) to {args.out}", file=sys.stderr)
+    return 1 if missing else 0

@@ -1,0 +1,121 @@
+"""The labeling engine: load the model once, turn worksheet images into predictions.
+
+No UI code here: the CLI and the TUI both call it. MLX streams are per thread, so the
+thread that creates an Engine must be the one that calls `label`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import vlm
+from .answer import answer_end, parse_answer
+from .confidence import span_confidence, token_offsets
+from .fingerprint import model_fingerprint
+from .ontology import Ontology
+from .prediction import Prediction, Provenance, Timings
+from .worksheets import DEFAULT_MAX_PIXELS, LoadedWorksheet, WorksheetRef, load
+
+DEFAULT_MAX_TOKENS = 256
+"""A guard, not a budget: the longest real answers are well under 100 tokens."""
+
+
+@dataclass
+class Generation:
+    """The raw result of decoding one worksheet."""
+
+    text: str
+    tokens: list[int]
+    logprobs: list[float]
+    truncated: bool
+    timings: Timings
+
+
+class Engine:
+    """A loaded model that labels worksheet pages."""
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        ontology: Ontology | None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+    ):
+        started = time.perf_counter()
+        self.vlm = vlm.load(str(model))
+        self.load_s = time.perf_counter() - started
+        self.ontology = ontology
+        self.max_pixels = max_pixels
+        self.max_tokens = max_tokens
+        self.prompt = vlm.render_prompt(self.vlm)
+        self._stop_ids = self.vlm.stop_token_ids
+        template_hash = hashlib.sha256(vlm.chat_template(self.vlm).encode()).hexdigest()
+        self.provenance = Provenance(
+            model=str(model),
+            model_fingerprint=model_fingerprint(Path(self.vlm.path)),
+            ontology_version=ontology.version if ontology else "unverified",
+            prompt_version=f"template-{template_hash[:12]}",
+        )
+
+    def generate(self, sheet: LoadedWorksheet) -> Generation:
+        """Greedy-decode one worksheet, stopping at end of turn or the answer's closing brace."""
+        started = time.perf_counter()
+        vlm.reset_peak_memory()
+        encoded = vlm.encode(self.vlm, self.prompt, sheet.image)
+        tokens: list[int] = []
+        logprobs: list[float] = []
+        times: list[float] = []
+        truncated = True
+        text = ""
+        for step in vlm.generate(self.vlm, encoded, max_tokens=self.max_tokens):
+            times.append(step.at)
+            if step.token in self._stop_ids:
+                truncated = False
+                break
+            tokens.append(step.token)
+            logprobs.append(step.logprob)
+            text = vlm.decode(self.vlm, tokens)
+            if answer_end(text) is not None:
+                truncated = False
+                break
+        finished = time.perf_counter()
+        decode_s = times[-1] - times[0] if len(times) > 1 else 0.0
+        timings = Timings(
+            prompt_tokens=encoded.prompt_tokens,
+            visual_tokens=vlm.visual_tokens(self.vlm, encoded),
+            prefill_s=(times[0] - started) if times else finished - started,
+            generated_tokens=len(times),
+            decode_tps=(len(times) - 1) / decode_s if decode_s > 0 else 0.0,
+            total_s=finished - started,
+            peak_memory_gb=vlm.peak_memory_gb(),
+        )
+        return Generation(text, tokens, logprobs, truncated, timings)
+
+    def label_file(self, path: str | Path, page: int = 0) -> Prediction:
+        """Load one image file (or PDF page, 1-based) under the resolution cap and label it."""
+        return self.label(load(WorksheetRef(Path(path), page), max_pixels=self.max_pixels))
+
+    def label(self, sheet: LoadedWorksheet) -> Prediction:
+        """Label one loaded worksheet page."""
+        generation = self.generate(sheet)
+        parsed = parse_answer(generation.text, self.ontology, truncated=generation.truncated)
+        ends = token_offsets(generation.tokens, lambda ids: vlm.decode(self.vlm, ids))
+        for label, span in zip(parsed.labels, parsed.spans, strict=True):
+            label.confidence = span_confidence(span, ends, generation.logprobs)
+        return Prediction(
+            path=str(sheet.ref.path),
+            page=sheet.ref.page,
+            sha256=sheet.sha256,
+            outcome=parsed.outcome,
+            labels=parsed.labels,
+            raw_text=generation.text,
+            error=parsed.detail if parsed.outcome != "labeled" else None,
+            notes=parsed.detail if parsed.outcome == "labeled" else None,
+            image_size=sheet.image.size,
+            timings=generation.timings,
+            provenance=self.provenance,
+        )

@@ -1,0 +1,130 @@
+"""The engine on real tiny Qwen3-VL models: prompt, exact taught answers, confidence, timings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlx_edugraph.ontology import load_ontology
+from mlx_edugraph.samples import make_worksheet
+from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, TAUGHT_ANSWERS
+from mlx_edugraph.worksheets import LoadedWorksheet, WorksheetRef
+from tests.conftest import CHAT_TEMPLATE, ONTOLOGY_V04_TTL
+
+SYSTEM_PROMPT_MARK = "EduGraph"
+
+
+@pytest.fixture(scope="session")
+def ontology():
+    return load_ontology(ONTOLOGY_V04_TTL)
+
+
+@pytest.fixture(scope="session")
+def taught_engine(taught_mlx_model: Path, ontology):
+    from mlx_edugraph.engine import Engine
+
+    return Engine(taught_mlx_model, ontology=ontology)
+
+
+def _sheet(kind: str, seed: int = 7) -> LoadedWorksheet:
+    image = make_worksheet(kind, size=DEMO_PAGE_SIZE, seed=seed)
+    return LoadedWorksheet(WorksheetRef(Path(f"{kind}.png")), sha256=kind * 4, image=image)
+
+
+def _system_prompt() -> str:
+    """The EduGraph system prompt as the template spells it (the default system block)."""
+    template = CHAT_TEMPLATE.read_text()
+    start = template.index("You are")
+    return template[start : template.index("\n", start)]
+
+
+def test_prompt_is_the_template_with_the_image_alone(tiny_mlx_model: Path) -> None:
+    from mlx_edugraph import vlm
+
+    model = vlm.load(str(tiny_mlx_model))
+    prompt = vlm.render_prompt(model)
+    first_line = _system_prompt()
+    assert prompt.count(first_line) == 1
+    assert prompt.startswith("<|im_start|>system\n")
+    user_turn = prompt.split("<|im_start|>user\n", 1)[1]
+    assert (
+        user_turn
+        == "<|vision_start|><|image_pad|><|vision_end|><|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(TAUGHT_ANSWERS))
+def test_taught_4bit_model_gives_the_exact_answer(taught_engine, kind: str) -> None:
+    prediction = taught_engine.label(_sheet(kind))
+    expected = json.loads(TAUGHT_ANSWERS[kind])
+    assert prediction.raw_text == TAUGHT_ANSWERS[kind]
+    if "Error" in expected:
+        assert prediction.outcome == "unsupported"
+        assert prediction.labels == []
+        return
+    assert prediction.outcome == "labeled"
+    for dimension, terms in expected.items():
+        assert prediction.terms(dimension) == terms
+    assert {label.status for label in prediction.labels} == {"known"}
+    for label in prediction.labels:
+        assert 0.0 < label.confidence <= 1.0
+
+
+def test_implied_parent_is_kept_and_marked(taught_engine) -> None:
+    # The multiplication answer holds ProcedureApplication with its part ProcedureExecution,
+    # as the training targets do.
+    prediction = taught_engine.label(_sheet("multiplication"))
+    implied = {label.term for label in prediction.labels if label.implied}
+    assert implied == {"ProcedureApplication"}
+
+
+def test_prediction_records_provenance_timings_and_size(taught_engine) -> None:
+    prediction = taught_engine.label(_sheet("addition"))
+    provenance = prediction.provenance
+    assert len(provenance.model_fingerprint) == 16
+    assert provenance.ontology_version == "v0.4.0"
+    assert provenance.prompt_version.startswith("template-")
+    timings = prediction.timings
+    assert timings.visual_tokens == (DEMO_PAGE_SIZE[0] // 32) * (DEMO_PAGE_SIZE[1] // 32)
+    assert timings.prompt_tokens > timings.visual_tokens
+    assert timings.generated_tokens > 5
+    assert 0 < timings.prefill_s < timings.total_s
+    assert timings.decode_tps > 0
+    assert prediction.image_size == DEMO_PAGE_SIZE
+
+
+def test_label_file_applies_and_records_the_resolution_cap(
+    taught_mlx_model: Path, ontology, tmp_path: Path
+) -> None:
+    from mlx_edugraph.engine import Engine
+
+    path = tmp_path / "addition.png"
+    make_worksheet("addition", size=(512, 640), seed=3).save(path)
+    engine = Engine(
+        taught_mlx_model, ontology=ontology, max_pixels=DEMO_PAGE_SIZE[0] * DEMO_PAGE_SIZE[1]
+    )
+    prediction = engine.label_file(path)
+    assert prediction.image_size == DEMO_PAGE_SIZE
+    assert prediction.path == str(path)
+    assert prediction.terms("Area") == ["IntegerAddition"]
+
+
+def test_token_bound_gives_a_truncated_outcome(taught_mlx_model: Path, ontology) -> None:
+    from mlx_edugraph.engine import Engine
+
+    engine = Engine(taught_mlx_model, ontology=ontology, max_tokens=6)
+    prediction = engine.label(_sheet("addition"))
+    assert prediction.outcome == "truncated"
+    assert prediction.raw_text and TAUGHT_ANSWERS["addition"].startswith(prediction.raw_text)
+    assert prediction.error
+
+
+def test_random_model_output_is_kept_and_never_raises(tiny_mlx_model: Path, ontology) -> None:
+    from mlx_edugraph.engine import Engine
+
+    engine = Engine(tiny_mlx_model, ontology=ontology, max_tokens=12)
+    prediction = engine.label(_sheet("counting"))
+    assert prediction.outcome in ("unparseable", "truncated")
+    assert prediction.raw_text
