@@ -1,0 +1,1 @@
+"""Convert the EduGraph checkpoint from Hugging Face layout to MLX."""
