@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .prediction import Prediction
+from .review import Review
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -36,6 +37,16 @@ MIGRATIONS: tuple[str, ...] = (
         path TEXT NOT NULL,
         seen_at TEXT NOT NULL,
         PRIMARY KEY (key, page, path)
+    );
+    """,
+    """
+    CREATE TABLE reviews (
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        record TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (key, page)
     );
     """,
 )
@@ -178,3 +189,37 @@ class Store:
             args = (model_fingerprint,)
         for (record,) in self._db.execute(query + " ORDER BY path, page", args).fetchall():
             yield Prediction.from_dict(json.loads(record))
+
+    def put_review(self, review: Review) -> Review:
+        """Save a person's review at once (one transaction); returns it with its timestamp."""
+        review.updated_at = _now()
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?)",
+                (
+                    review.sha256,
+                    review.page,
+                    review.status,
+                    json.dumps(review.to_dict(), ensure_ascii=False),
+                    review.updated_at,
+                ),
+            )
+        return review
+
+    def delete_review(self, sha256: str, page: int) -> None:
+        """Forget the review of a page (undo of its first review)."""
+        with self._db:
+            self._db.execute("DELETE FROM reviews WHERE key = ? AND page = ?", (sha256, page))
+
+    def review(self, sha256: str, page: int) -> Review | None:
+        """The review of a worksheet page, if a person made one."""
+        row = self._db.execute(
+            "SELECT record FROM reviews WHERE key = ? AND page = ?", (sha256, page)
+        ).fetchone()
+        return Review.from_dict(json.loads(row[0])) if row else None
+
+    def reviews(self) -> Iterator[Review]:
+        """Every review, in path order."""
+        rows = self._db.execute("SELECT record FROM reviews").fetchall()
+        found = [Review.from_dict(json.loads(record)) for (record,) in rows]
+        yield from sorted(found, key=lambda r: (r.path, r.page))

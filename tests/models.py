@@ -6,7 +6,9 @@
 - `taught_mlx_model`: the taught checkpoint in 4-bit MLX (group 64): the demo model.
 
 The taught pair comes from `demo_model` itself (built into a temp cache), so the demo build is
-exercised too. Building all four takes about a minute on two CPU cores.
+exercised too. Building all four takes about two minutes on two CPU cores. Developers who run
+the suite often can set `MLX_EDUGRAPH_TEST_CACHE` to a folder that keeps the demo build between
+sessions (its entry name hashes everything that shapes the model); CI leaves it unset.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from mlx_edugraph.tinymodel.template import TEMPLATE_ENV_VAR
+
+TEST_CACHE_ENV_VAR = "MLX_EDUGRAPH_TEST_CACHE"
 
 CHAT_TEMPLATE = Path(__file__).resolve().parents[2] / "shared/model/chat_template.jinja"
 """The EduGraph model's real chat template, in `shared/` beside the repository."""
@@ -52,32 +56,30 @@ def tiny_mlx_model(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="session")
-def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model cache folder holding the demo build, taught with the real chat template."""
+def demo_entry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo build's cache entry (`hf/` and `mlx/`), taught with the real chat template."""
     from mlx_edugraph.tinymodel import demo_model
 
-    cache = tmp_path_factory.mktemp("model-cache")
+    kept = os.environ.get(TEST_CACHE_ENV_VAR)
+    cache = Path(kept) if kept else tmp_path_factory.mktemp("model-cache")
     previous = os.environ.get(TEMPLATE_ENV_VAR)
     os.environ[TEMPLATE_ENV_VAR] = str(_real_template())
     try:
-        demo_model(cache)
+        return demo_model(cache).parent
     finally:
         if previous is None:
             del os.environ[TEMPLATE_ENV_VAR]
         else:
             os.environ[TEMPLATE_ENV_VAR] = previous
-    return cache
 
 
 @pytest.fixture(scope="session")
-def taught_checkpoint(demo_cache: Path) -> Path:
+def taught_checkpoint(demo_entry: Path) -> Path:
     """The tiny checkpoint taught `TAUGHT_ANSWERS`, in Hugging Face layout (float32)."""
-    (entry,) = demo_cache.iterdir()
-    return entry / "hf"
+    return demo_entry / "hf"
 
 
 @pytest.fixture(scope="session")
-def taught_mlx_model(demo_cache: Path) -> Path:
+def taught_mlx_model(demo_entry: Path) -> Path:
     """The taught checkpoint converted to 4-bit MLX, group size 64 (vision tower unquantized)."""
-    (entry,) = demo_cache.iterdir()
-    return entry / "mlx"
+    return demo_entry / "mlx"

@@ -134,3 +134,27 @@ def test_failed_export_leaves_the_previous_file_intact(tmp_path: Path, monkeypat
         export([_prediction(), _prediction(page=3)], out)
     assert out.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["labels.jsonl"]
+
+
+def test_reviews_are_kept_beside_predictions_and_survive_reopening(tmp_path: Path) -> None:
+    from mlx_edugraph.review import review_from
+
+    path = tmp_path / "s.sqlite"
+    prediction = _prediction()
+    with Store(path) as store:
+        store.put(prediction)
+        accepted = store.put_review(review_from(prediction, "accepted"))
+        assert accepted.status == "accepted" and accepted.updated_at
+        corrected = review_from(
+            prediction, "accepted", {"Area": ["IntegerAddition"], "Scope": [], "Ability": []}
+        )
+        store.put_review(corrected)
+    with Store(path) as store:
+        review = store.review("a" * 64, 0)
+        assert review.status == "corrected"
+        assert review.labels == {"Area": ["IntegerAddition"], "Scope": [], "Ability": []}
+        assert review.model_fingerprint == "f1" and review.is_truth
+        assert store.get("a" * 64, 0, "f1") == prediction  # the prediction is untouched
+        assert [r.path for r in store.reviews()] == ["x.png"]
+        store.delete_review("a" * 64, 0)
+        assert store.review("a" * 64, 0) is None
