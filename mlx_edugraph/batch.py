@@ -7,6 +7,7 @@ calling thread (MLX streams are per thread).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -63,6 +64,13 @@ def _load(ref: WorksheetRef, sha256: str, max_pixels: int) -> LoadedWorksheet | 
         return f"unexpected error reading file: {type(exc).__name__}: {exc}"
 
 
+def _known(ref: WorksheetRef, sha256: str, store: Store, fingerprint: str) -> Event:
+    """A page whose bytes are already labeled: record this name too, answer under it."""
+    store.remember_path(sha256, ref.page, str(ref.path))
+    stored = store.get(sha256, ref.page, fingerprint)
+    return Event(ref, "skipped", dataclasses.replace(stored, path=str(ref.path)))
+
+
 def run(
     refs: Iterable[WorksheetRef],
     engine: Engine,
@@ -92,8 +100,7 @@ def run(
                     yield Event(ref, "error", prediction)
                     continue
                 if not redo and store.is_done(sha256, ref.page, fingerprint):
-                    store.remember_path(sha256, ref.page, str(ref.path))
-                    yield Event(ref, "skipped", store.get(sha256, ref.page, fingerprint))
+                    yield _known(ref, sha256, store, fingerprint)
                     continue
                 if (sha256, ref.page) in queued:
                     # Same bytes under another name in this run: label once, answer both.
@@ -107,8 +114,7 @@ def run(
             ref, sha256, future = pending.popleft()
             yield from fill()
             if future is None:
-                store.remember_path(sha256, ref.page, str(ref.path))
-                yield Event(ref, "skipped", store.get(sha256, ref.page, fingerprint))
+                yield _known(ref, sha256, store, fingerprint)
                 continue
             loaded = future.result()
             if isinstance(loaded, str):

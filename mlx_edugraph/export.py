@@ -13,6 +13,12 @@ from .prediction import DIMENSIONS, Prediction
 
 FORMATS = ("jsonl", "csv")
 
+
+class ExportError(OSError):
+    """An export that could not be written (disk full, no permission); the message says
+    whether a previous file at the path is still there, unchanged."""
+
+
 CSV_COLUMNS = (
     "path",
     "page",
@@ -37,7 +43,17 @@ def jsonl_record(prediction: Prediction) -> dict:
 
 def to_jsonl(predictions: Iterable[Prediction]) -> str:
     """One JSON record per worksheet page."""
-    return "".join(json.dumps(jsonl_record(p), ensure_ascii=False) + "\n" for p in predictions)
+    return "".join(_json_line(jsonl_record(p)) for p in predictions)
+
+
+def _json_line(record: dict) -> str:
+    # A file name that is not UTF-8 (surrogates in the str) is written as JSON escapes.
+    text = json.dumps(record, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(record)
+    return text + "\n"
 
 
 def safe_cell(value: str) -> str:
@@ -73,9 +89,16 @@ def export(predictions: Iterable[Prediction], path: Path, fmt: str = "jsonl") ->
     """Write predictions to `path` in `fmt` ("jsonl" or "csv"); returns the record count."""
     records = list(predictions)
     if fmt == "jsonl":
-        write_atomic(Path(path), to_jsonl(records).encode())
+        data = to_jsonl(records).encode()
     elif fmt == "csv":
-        write_atomic(Path(path), to_csv(records).encode())
+        # A file name that is not UTF-8 appears with \x.. escapes in the spreadsheet.
+        data = to_csv(records).encode("utf-8", "backslashreplace")
     else:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    path = Path(path)
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        kept = "the previous file is unchanged" if path.exists() else "no file was written"
+        raise ExportError(f"could not write {path}: {exc.strerror or exc}; {kept}") from exc
     return len(records)

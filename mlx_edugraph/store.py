@@ -8,6 +8,7 @@ committed as soon as it is made, so a crash loses at most the worksheet in fligh
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -66,6 +67,30 @@ def key_of(prediction: Prediction) -> str:
     return prediction.sha256 or f"path:{prediction.path}"
 
 
+def _text(value: str) -> str | bytes:
+    """A path for SQLite: file names that are not UTF-8 (str with surrogates) go in as their
+    original bytes, so they are kept exactly instead of failing the insert."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(value)
+    return value
+
+
+def _path(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def _json(record: dict) -> str:
+    """JSON text; ASCII escapes only when the record holds non-UTF-8 file names."""
+    text = json.dumps(record, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(record)
+    return text
+
+
 class Store:
     """Predictions in a SQLite file (WAL, busy timeout: several processes may share it)."""
 
@@ -75,11 +100,16 @@ class Store:
         try:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # A damaged page may sit anywhere: find it before writing anything, not halfway
+            # through a long batch.
+            problem = self._db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if problem != "ok":
+                raise sqlite3.DatabaseError(problem)
             self._db.execute("PRAGMA journal_mode = WAL")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(
-                f"{self.path} is not a usable mlx-edugraph store ({exc}); "
+                f"{self.path} is not a usable mlx-edugraph store ({' '.join(str(exc).split())}); "
                 "it was left untouched: move it away or pass another --db"
             ) from exc
 
@@ -132,19 +162,19 @@ class Store:
             self._db.execute(
                 "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    key,
+                    _text(key),
                     prediction.page,
                     prediction.provenance.model_fingerprint,
-                    prediction.path,
+                    _text(prediction.path),
                     prediction.outcome,
                     prediction.min_confidence,
-                    json.dumps(prediction.to_dict(), ensure_ascii=False),
+                    _json(prediction.to_dict()),
                     now,
                 ),
             )
             self._db.execute(
                 "INSERT OR IGNORE INTO worksheet_paths VALUES (?, ?, ?, ?)",
-                (key, prediction.page, prediction.path, now),
+                (_text(key), prediction.page, _text(prediction.path), now),
             )
 
     def remember_path(self, sha256: str, page: int, path: str) -> None:
@@ -152,7 +182,7 @@ class Store:
         with self._db:
             self._db.execute(
                 "INSERT OR IGNORE INTO worksheet_paths VALUES (?, ?, ?, ?)",
-                (sha256, page, path, _now()),
+                (sha256, page, _text(path), _now()),
             )
 
     def get(self, sha256: str, page: int, model_fingerprint: str) -> Prediction | None:
@@ -178,7 +208,7 @@ class Store:
             "SELECT path FROM worksheet_paths WHERE key = ? AND page = ? ORDER BY seen_at, path",
             (sha256, page),
         )
-        return [row[0] for row in rows]
+        return [_path(row[0]) for row in rows]
 
     def predictions(self, model_fingerprint: str | None = None) -> Iterator[Prediction]:
         """All stored predictions (of one model, if given), in path order."""
@@ -200,7 +230,7 @@ class Store:
                     review.sha256,
                     review.page,
                     review.status,
-                    json.dumps(review.to_dict(), ensure_ascii=False),
+                    _json(review.to_dict()),
                     review.updated_at,
                 ),
             )

@@ -7,9 +7,11 @@ so an oversized scan costs about as much as a training-sized page.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import math
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,8 @@ from PIL import Image, ImageOps
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 PDF_SUFFIXES = frozenset({".pdf"})
+HEIF_SUFFIXES = frozenset({".heic", ".heif"})
+"""iPhone photos: read when the optional pillow-heif is installed, else a clear error."""
 
 DEFAULT_MAX_PIXELS = 1_003_520
 """About 1 M pixels (980 x 32 x 32): ~980 visual tokens at most. The training pages were A4 at
@@ -45,7 +49,8 @@ class WorksheetRef:
     @property
     def label(self) -> str:
         """How the worksheet is named to people: the path, with the page for PDFs."""
-        return f"{self.path} p{self.page}" if self.page else str(self.path)
+        name = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(self.path))
+        return f"{name} p{self.page}" if self.page else name
 
 
 @dataclass
@@ -77,7 +82,7 @@ def _discover_folder(folder: Path, pages: range | None) -> Iterator[WorksheetRef
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         files.extend(Path(root) / n for n in names if not n.startswith("."))
     for path in sorted(files):
-        if path.suffix.lower() in IMAGE_SUFFIXES | PDF_SUFFIXES:
+        if path.suffix.lower() in IMAGE_SUFFIXES | PDF_SUFFIXES | HEIF_SUFFIXES:
             yield from _refs_for_file(path, pages)
 
 
@@ -95,14 +100,22 @@ def _refs_for_file(path: Path, pages: range | None) -> Iterator[WorksheetRef]:
             yield WorksheetRef(path, number)
 
 
-def pdf_page_count(path: Path) -> int:
-    """Number of pages of a PDF, or a WorksheetError saying why it cannot be opened."""
+def _open_pdf(path: Path):
     import pypdfium2 as pdfium
 
     try:
-        pdf = pdfium.PdfDocument(path)
+        return pdfium.PdfDocument(path)
     except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise WorksheetError(
+                "encrypted PDF (password protected): save a copy without the password"
+            ) from exc
         raise WorksheetError(f"cannot open PDF: {exc}") from exc
+
+
+def pdf_page_count(path: Path) -> int:
+    """Number of pages of a PDF, or a WorksheetError saying why it cannot be opened."""
+    pdf = _open_pdf(path)
     try:
         return len(pdf)
     finally:
@@ -113,12 +126,26 @@ def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes: the worksheet's identity, whatever its name."""
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: a FIFO named like an image must not hang the batch; it is refused below.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise WorksheetError("not a regular file (a pipe, socket or device); not read")
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     except OSError as exc:
-        raise WorksheetError(f"cannot read file: {exc.strerror or exc}") from exc
+        raise WorksheetError(_read_problem(path, exc)) from exc
     return digest.hexdigest()
+
+
+def _read_problem(path: Path, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop: the link never reaches a file"
+    if exc.errno == errno.ENOENT and path.is_symlink():
+        return f"dangling symbolic link: its target {os.readlink(path)} does not exist"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied: this user may not read the file"
+    return f"cannot read file: {exc.strerror or exc}"
 
 
 def load(
@@ -130,9 +157,24 @@ def load(
         raise WorksheetError("empty file (0 bytes)")
     if ref.page:
         image = _render_pdf_page(ref.path, ref.page, max_pixels)
+    elif ref.path.suffix.lower() in HEIF_SUFFIXES and not _heif_available():
+        raise WorksheetError(
+            "unsupported format HEIC/HEIF: install pillow-heif to read it, "
+            "or export the photo as JPEG"
+        )
     else:
         image = _decode_image(ref.path, max_pixels)
     return LoadedWorksheet(ref, digest, cap_pixels(image, max_pixels))
+
+
+def _heif_available() -> bool:
+    """Register pillow-heif's opener with Pillow when the optional package is installed."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
 
 
 def _decode_image(path: Path, max_pixels: int) -> Image.Image:
@@ -163,10 +205,7 @@ def _decode_image(path: Path, max_pixels: int) -> Image.Image:
 def _render_pdf_page(path: Path, page: int, max_pixels: int) -> Image.Image:
     import pypdfium2 as pdfium
 
-    try:
-        pdf = pdfium.PdfDocument(path)
-    except pdfium.PdfiumError as exc:
-        raise WorksheetError(f"cannot open PDF: {exc}") from exc
+    pdf = _open_pdf(path)
     try:
         if not 1 <= page <= len(pdf):
             raise WorksheetError(f"PDF has {len(pdf)} pages, no page {page}")

@@ -20,4 +20,4 @@ def user_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     return home
 
 
-pytest_plugins = ["tests.models"]
+pytest_plugins = ["tests.models", "tests.reliability"]

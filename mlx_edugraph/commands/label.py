@@ -72,7 +72,7 @@ def parse_pages(value: str | None) -> range | None:
 def main(args: argparse.Namespace) -> int:
     from ..batch import run
     from ..engine import DEFAULT_MAX_TOKENS, Engine
-    from ..export import export
+    from ..export import ExportError, export
     from ..model_location import ModelNotFound, resolve_model
     from ..ontology import OntologyError
     from ..ontology_source import resolve_ontology
@@ -160,6 +160,10 @@ def main(args: argparse.Namespace) -> int:
         print("(tiny demo model: labels are for trying the tool, not for use)", file=sys.stderr)
     if args.out:
         fmt = args.format or ("csv" if args.out.suffix.lower() == ".csv" else "jsonl")
-        count = export(results, args.out, fmt)
+        try:
+            count = export(results, args.out, fmt)
+        except ExportError as exc:
+            print(f"error: {exc}; every result is saved in {store.path}", file=sys.stderr)
+            return 1
         print(f"wrote {count} record(s) to {args.out}", file=sys.stderr)
     return 1 if missing else 0
