@@ -4,8 +4,9 @@ The model answers `{"Area": [...], "Scope": [...], "Ability": [...]}` or
 `{"Error": "UnsupportedMaterial"}`. Tolerated: code fences and prose around the object,
 keys in any order and case, the plural keys of older prompts (Areas, Scopes, Abilities),
 a single string instead of a list, and terms written as IRIs (edu#Term, edu:Term).
-Ignored, with a note in `detail`: other keys, non-string items, and a dimension whose value
-is neither a list nor a string. When an Error key is present it decides the outcome.
+Ignored, with a note in `detail`: other keys, non-string items, repeated terms, and a
+dimension whose value is neither a list nor a string. When an Error key is present it decides
+the outcome.
 """
 
 from __future__ import annotations
@@ -183,9 +184,12 @@ def _read(text: str, members: list[_Member], ontology: Ontology | None) -> Parse
             if not term:
                 notes.append(f"{dimension}: skipped {text[start:end][:60]}")
                 continue
+            if term in terms:  # the first occurrence wins
+                notes.append(f"{dimension}: dropped repeated {term!r}")
+                continue
             unescaped = text[start + 1 : end - 1] == value
             span = (start + 1 + offset, start + 1 + offset + len(term)) if unescaped else None
-            terms.setdefault(term, span)  # the first occurrence wins
+            terms[term] = span
     if not found:
         return ParsedAnswer("unparseable", detail="; ".join(notes))
 

@@ -46,6 +46,10 @@ def to_jsonl(predictions: Iterable[Prediction]) -> str:
     return "".join(_json_line(jsonl_record(p)) for p in predictions)
 
 
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+"""Characters JSON leaves raw that some readers split lines at (str.splitlines, JavaScript)."""
+
+
 def _json_line(record: dict) -> str:
     # A file name that is not UTF-8 (surrogates in the str) is written as JSON escapes.
     text = json.dumps(record, ensure_ascii=False)
@@ -53,6 +57,8 @@ def _json_line(record: dict) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         text = json.dumps(record)
+    for char, escape in _LINE_BREAKS.items():
+        text = text.replace(char, escape)
     return text + "\n"
 
 

@@ -76,7 +76,9 @@ def read_report(path: Path = REPORT) -> dict[tuple[str, str], Row]:
 
 
 def render_report(rows: list[Row]) -> str:
-    """The report's text: one table per section, rows in the order given."""
+    """The report's text: one table per section, rows in the order the tests declare them."""
+    order = {key: index for index, key in enumerate(declared_cases())}
+    rows = sorted(rows, key=lambda row: order.get((row.section, row.case), len(order)))
     text = HEADER
     for section in SECTIONS:
         chosen = [row for row in rows if row.section == section]
