@@ -17,6 +17,7 @@ from .confidence import span_confidence, token_offsets
 from .fingerprint import model_fingerprint
 from .ontology import Ontology
 from .prediction import Prediction, Provenance, Timings
+from .prompt_source import PromptOverride
 from .worksheets import DEFAULT_MAX_PIXELS, LoadedWorksheet, WorksheetRef, load
 
 DEFAULT_MAX_TOKENS = 256
@@ -44,6 +45,7 @@ class Engine:
         ontology: Ontology | None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_tokens: int = DEFAULT_MAX_TOKENS,
+        prompt: PromptOverride | None = None,
     ):
         started = time.perf_counter()
         self.vlm = vlm.load(str(model))
@@ -51,14 +53,25 @@ class Engine:
         self.ontology = ontology
         self.max_pixels = max_pixels
         self.max_tokens = max_tokens
-        self.prompt = vlm.render_prompt(self.vlm)
         self._stop_ids = self.vlm.stop_token_ids
-        template_hash = hashlib.sha256(vlm.chat_template(self.vlm).encode()).hexdigest()
+        fingerprint = model_fingerprint(Path(self.vlm.path))
+        if prompt is None:
+            self.prompt = vlm.render_prompt(self.vlm)
+            template_hash = hashlib.sha256(vlm.chat_template(self.vlm).encode()).hexdigest()
+            prompt_version = f"template-{template_hash[:12]}"
+        else:
+            # A supplied prompt (a base model's evaluation) makes another labeler: its results
+            # are kept apart from the model's own in the store.
+            self.prompt = vlm.render_prompt(
+                self.vlm, template=prompt.template, system=prompt.system
+            )
+            prompt_version = f"prompt-{hashlib.sha256(self.prompt.encode()).hexdigest()[:12]}"
+            fingerprint += f"+{prompt_version}"
         self.provenance = Provenance(
             model=str(model),
-            model_fingerprint=model_fingerprint(Path(self.vlm.path)),
+            model_fingerprint=fingerprint,
             ontology_version=ontology.version if ontology else "unverified",
-            prompt_version=f"template-{template_hash[:12]}",
+            prompt_version=prompt_version,
         )
 
     def generate(self, sheet: LoadedWorksheet) -> Generation:

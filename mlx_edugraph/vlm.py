@@ -88,10 +88,17 @@ def chat_template(vlm: VLM) -> str:
     return template
 
 
-def render_prompt(vlm: VLM) -> str:
-    """The full prompt text for one worksheet, rendered by the checkpoint's own template."""
+def render_prompt(vlm: VLM, *, template: str | None = None, system: str | None = None) -> str:
+    """The full prompt text for one worksheet, rendered by the checkpoint's own template.
+
+    A base model's template lacks the EduGraph prompt: `template` renders with another one
+    (the fine-tune's), `system` sends the prompt text as the system turn instead."""
+    turns = ([{"role": "system", "content": system}] if system else []) + USER_TURN
     return vlm.tokenizer.apply_chat_template(
-        USER_TURN, chat_template=chat_template(vlm), tokenize=False, add_generation_prompt=True
+        turns,
+        chat_template=template or chat_template(vlm),
+        tokenize=False,
+        add_generation_prompt=True,
     )
 
 

@@ -1,0 +1,335 @@
+"""`mlx-edugraph eval`: how good are the labels? Against ground truth, or between two builds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..worksheets import DEFAULT_MAX_PIXELS
+
+EPILOG = """\
+examples:
+  mlx-edugraph eval                                   the store's reviewed worksheets as truth
+  mlx-edugraph eval --truth labels.jsonl worksheets/  a labeled set from elsewhere
+  mlx-edugraph eval --compare ./edugraph-bf16 ./edugraph-q4 worksheets/
+"""
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help="worksheet files or folders: the pages to evaluate (default: every page the truth "
+        "names); needed with --compare",
+    )
+    parser.add_argument(
+        "--truth",
+        type=Path,
+        help="ground truth: a JSONL file of {path|image, Area, Scope, Ability}, an EduGraph "
+        "meta.json, or a folder of meta.json files (default: the store's reviews)",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="compare model build B with build A (MLX folders or repo ids) on the worksheets",
+    )
+    parser.add_argument(
+        "--model",
+        help="the model to evaluate (default: the model `mlx-edugraph convert` writes)",
+    )
+    parser.add_argument(
+        "--prompt-from",
+        metavar="MODEL|FILE",
+        help="supply the prompt to --model (or to B with --compare), for a base model whose "
+        "template lacks it: a model folder or .jinja file (its chat template) or a text file "
+        "(sent as the system message)",
+    )
+    parser.add_argument(
+        "--hierarchy",
+        action="store_true",
+        help="also score hierarchy-aware: a predicted ancestor of a true term counts partially",
+    )
+    parser.add_argument(
+        "--token-pages",
+        type=int,
+        default=None,
+        help="pages whose answer tokens --compare compares (default 32)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--report", type=Path, metavar="DIR", help="write a Markdown report with charts here"
+    )
+    parser.add_argument("--note", default="", help="a line shown at the top of the report")
+    parser.add_argument("--db", type=Path, help="results store (default: in the user data folder)")
+    parser.add_argument("--ontology", type=Path, help="EduGraph ontology file (TTL or RDF/XML)")
+    parser.add_argument(
+        "--ontology-version",
+        default=None,
+        help="EduGraph release to download when no file is given (default v0.4.0)",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"resolution cap per page when labeling (default {DEFAULT_MAX_PIXELS:,})",
+    )
+    parser.add_argument(
+        "--max-tokens", type=int, default=None, help="token bound per answer (default 256)"
+    )
+
+
+class Failure(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        if args.compare:
+            return _compare(args)
+        return _evaluate(args)
+    except Failure as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _ontology(args: argparse.Namespace):
+    from ..ontology import OntologyError
+    from ..ontology_source import resolve_ontology
+
+    version_kwargs = {"version": args.ontology_version} if args.ontology_version else {}
+    try:
+        resolution = resolve_ontology(args.ontology, **version_kwargs)
+    except OntologyError as exc:
+        raise Failure(str(exc)) from None
+    if resolution.warning:
+        print(f"warning: {resolution.warning}", file=sys.stderr)
+    if args.hierarchy and resolution.ontology is None:
+        raise Failure("--hierarchy needs the ontology (pass --ontology FILE)")
+    return resolution.ontology
+
+
+def _store(args: argparse.Namespace):
+    from ..paths import data_dir
+    from ..store import Store, StoreError
+
+    try:
+        return Store(args.db or data_dir() / "labels.sqlite")
+    except StoreError as exc:
+        raise Failure(str(exc)) from None
+
+
+def _model(value: str | None) -> str:
+    from ..model_location import ModelNotFound, resolve_model
+
+    try:
+        return resolve_model(value)
+    except ModelNotFound as exc:
+        raise Failure(str(exc)) from None
+
+
+def _prompt(args: argparse.Namespace):
+    from ..prompt_source import PromptSourceError, read_prompt
+
+    if not args.prompt_from:
+        return None
+    try:
+        return read_prompt(args.prompt_from)
+    except PromptSourceError as exc:
+        raise Failure(str(exc)) from None
+
+
+def _engine(model: str, args: argparse.Namespace, ontology, prompt):
+    from ..engine import DEFAULT_MAX_TOKENS, Engine
+
+    print(f"loading model {model} ...", file=sys.stderr)
+    try:
+        return Engine(
+            model,
+            ontology=ontology,
+            max_pixels=args.max_pixels,
+            max_tokens=args.max_tokens or DEFAULT_MAX_TOKENS,
+            prompt=prompt,
+        )
+    except Exception as exc:  # a broken folder or an unreachable repo id: say which, stop
+        raise Failure(f"cannot load model {model}: {type(exc).__name__}: {exc}") from None
+
+
+def _refs(paths: list[Path]):
+    from ..worksheets import discover
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise Failure(f"no such file or folder: {missing[0]}")
+    return list(discover(paths))
+
+
+def _settings(args: argparse.Namespace, ontology, **extra: str) -> dict[str, str]:
+    from .. import __version__
+
+    return {
+        **extra,
+        "ontology": ontology.version if ontology else "none (terms unverified)",
+        "max pixels": f"{args.max_pixels:,}",
+        "mlx-edugraph": __version__,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ..eval_report import term_charts
+    from ..eval_tables import evaluation_sections
+    from ..evaluation import evaluate, plan
+    from ..fingerprint import model_fingerprint
+    from ..model_info import model_info
+    from ..truth import TruthError, read_truth, truth_from_reviews
+
+    truth = []
+    if args.truth:  # read first: a malformed file fails before any download or model load
+        try:
+            truth = read_truth(args.truth)
+        except TruthError as exc:
+            raise Failure(str(exc)) from None
+        source = str(args.truth)
+    ontology = _ontology(args)
+    with _store(args) as store:
+        if not args.truth:
+            truth = truth_from_reviews(store.reviews())
+            source = f"reviews in {store.path}"
+            if not truth:
+                raise Failure(
+                    f"no accepted or corrected reviews in {store.path}: review worksheets in "
+                    "`mlx-edugraph tui`, or pass --truth FILE"
+                )
+        refs = _refs(args.paths) if args.paths else None
+        engine = None
+        model, prompt = _model(args.model), _prompt(args)
+        if prompt is not None or not Path(model).is_dir():
+            # The fingerprint of a repo id or of a supplied prompt is known once loaded.
+            engine = _engine(model, args, ontology, prompt)
+            fingerprint = engine.provenance.model_fingerprint
+        else:
+            fingerprint = model_fingerprint(Path(model))
+        described = model
+        models = [model_info(model, fingerprint, prompt.origin if prompt else "")]
+
+        def find(sha256: str, page: int):
+            return store.get(sha256, page, fingerprint)
+
+        planned = plan(truth, store, find, refs)
+        if planned.to_label:
+            _label(planned, engine or _engine(model, args, ontology, prompt), store)
+        result = evaluate(
+            planned.matched,
+            ontology=ontology if args.hierarchy else None,
+            errors=planned.unmatched,
+        )
+    settings = _settings(
+        args,
+        ontology,
+        **{"ground truth": source, "predictions": described},
+        **{"hierarchy-aware scoring": "yes" if args.hierarchy else "no"},
+    )
+    sections, charts = evaluation_sections(result), term_charts(result)
+    _output(args, "Evaluation", models, [], settings, result, sections, charts)
+    return 0
+
+
+def _label(planned, engine, store) -> None:
+    from ..evaluation import label_planned
+    from ..progress import Progress
+
+    progress = Progress(len(planned.to_label))
+
+    def on_event(event) -> None:
+        seconds = event.prediction.timings.total_s if event.status == "labeled" else None
+        progress.update(event.ref.label, model_seconds=seconds)
+
+    label_planned(planned, engine, store, on_event)
+    progress.close()
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from ..comparison import DEFAULT_TOKEN_PAGES, compare_builds
+    from ..eval_report import agreement_chart
+    from ..eval_tables import comparison_sections
+    from ..progress import Progress
+
+    if args.truth or args.model:
+        raise Failure("--compare compares models A and B; drop --truth, --model")
+    if not args.paths:
+        raise Failure("--compare needs worksheet files or folders to compare the models on")
+    ontology = _ontology(args)
+    first, second = (_model(value) for value in args.compare)
+    prompt = _prompt(args)
+    refs = _refs(args.paths)
+    if not refs:
+        raise Failure("no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found")
+    token_pages = args.token_pages or DEFAULT_TOKEN_PAGES
+    bars: dict[int, Progress] = {}
+
+    def on_event(index: int, event) -> None:
+        if index not in bars:
+            if bars:
+                bars[index - 1].close()
+            bars[index] = Progress(len(refs))
+        seconds = event.prediction.timings.total_s if event.status == "labeled" else None
+        bars[index].update(f"{'AB'[index]}: {event.ref.label}", model_seconds=seconds)
+
+    with _store(args) as store:
+        result = compare_builds(
+            [
+                lambda: _engine(first, args, ontology, None),
+                lambda: _engine(second, args, ontology, prompt),
+            ],
+            refs,
+            store,
+            token_pages=token_pages,
+            prompt_origins=("", prompt.origin if prompt else ""),
+            on_event=on_event,
+        )
+    if bars:
+        bars[max(bars)].close()
+    settings = _settings(
+        args,
+        ontology,
+        worksheets=", ".join(map(str, args.paths)),
+        **{"answer-token pages": f"the first {min(token_pages, len(refs))} of {len(refs)}"},
+    )
+    sections, charts = comparison_sections(result), agreement_chart(result)
+    title = "Comparison of two model builds"
+    _output(args, title, result.models, ["A", "B"], settings, result, sections, charts)
+    return 0
+
+
+def _output(args, title, models, roles, settings, result, sections, charts) -> None:
+    """Print the tables (or JSON) and write the report when asked."""
+    from dataclasses import asdict
+
+    from ..eval_report import write_report
+    from ..eval_tables import model_section, render_text
+
+    data = {"settings": settings, "models": [asdict(m) for m in models], **result.to_dict()}
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(render_text([model_section(title, models, roles), *sections]))
+    if args.report:
+        report = write_report(
+            args.report,
+            title=title,
+            settings=settings,
+            models=models,
+            roles=roles,
+            sections=sections,
+            charts=charts,
+            data=data,
+            note=args.note,
+        )
+        print(f"wrote {report}", file=sys.stderr)
