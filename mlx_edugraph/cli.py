@@ -14,6 +14,7 @@ from . import __version__
 COMMANDS: dict[str, str] = {
     "label": "Label worksheets (images, PDFs, folders) with the EduGraph model.",
     "convert": "Convert the merged EduGraph checkpoint to a verified 4-bit MLX model.",
+    "bench": "Time the naive mlx-vlm path against our engine on the same model and worksheets.",
     "eval": "Measure label quality against reviewed labels, or compare two model builds.",
 }
 """Subcommand name -> one-line help; the module `mlx_edugraph.commands.<name>` implements it."""

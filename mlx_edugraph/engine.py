@@ -14,6 +14,7 @@ from pathlib import Path
 from . import vlm
 from .answer import answer_end, parse_answer
 from .confidence import span_confidence, token_offsets
+from .constrain import Grammar
 from .fingerprint import model_fingerprint
 from .ontology import Ontology
 from .prediction import Prediction, Provenance, Timings
@@ -45,6 +46,9 @@ class Engine:
         ontology: Ontology | None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_tokens: int = DEFAULT_MAX_TOKENS,
+        reuse_prefix: bool = True,
+        constrain: bool = True,
+        answer_tokens: int | None = None,
         prompt: PromptOverride | None = None,
     ):
         started = time.perf_counter()
@@ -53,6 +57,15 @@ class Engine:
         self.ontology = ontology
         self.max_pixels = max_pixels
         self.max_tokens = max_tokens
+        # The shared prompt prefix's KV cache, built with the first worksheet.
+        self.reuse_prefix = reuse_prefix
+        self._prefix: vlm.Prefix | None = None
+        if answer_tokens is not None and constrain:
+            raise ValueError("answer_tokens (a fixed answer length) needs constrain=False")
+        self.answer_tokens = answer_tokens
+        self.grammar = (
+            Grammar(self.vlm.tokenizer, vlm.vocab_size(self.vlm), ontology) if constrain else None
+        )
         self._stop_ids = self.vlm.stop_token_ids
         fingerprint = model_fingerprint(Path(self.vlm.path))
         if prompt is None:
@@ -75,26 +88,52 @@ class Engine:
         )
 
     def generate(self, sheet: LoadedWorksheet) -> Generation:
-        """Greedy-decode one worksheet, stopping at end of turn or the answer's closing brace."""
+        """Greedy-decode one worksheet, stopping at end of turn or the answer's closing brace.
+
+        With `answer_tokens` set it decodes exactly that many tokens instead (benchmarks of
+        random-weight models, whose answers would otherwise end anywhere).
+        """
         started = time.perf_counter()
         vlm.reset_peak_memory()
         encoded = vlm.encode(self.vlm, self.prompt, sheet.image)
+        forward_started = time.perf_counter()
+        if self.reuse_prefix and self._prefix is None:
+            self._prefix = vlm.build_prefix(self.vlm, encoded)
+        prefix = self._prefix if self._prefix and self._prefix.fits(encoded) else None
+        constraint = self.grammar.processor(vlm.apply_token_mask) if self.grammar else None
+        fixed = self.answer_tokens is not None
+        steps = vlm.generate(
+            self.vlm,
+            encoded,
+            max_tokens=self.answer_tokens if fixed else self.max_tokens,
+            prefix=prefix,
+            constraint=constraint,
+        )
         tokens: list[int] = []
         logprobs: list[float] = []
         times: list[float] = []
         truncated = True
         text = ""
-        for step in vlm.generate(self.vlm, encoded, max_tokens=self.max_tokens):
+        forward_s = time.perf_counter() - forward_started
+        while True:
+            waited = time.perf_counter()
+            step = next(steps, None)
+            forward_s += time.perf_counter() - waited
+            if step is None:
+                break
             times.append(step.at)
-            if step.token in self._stop_ids:
+            if step.token in self._stop_ids and not fixed:
                 truncated = False
                 break
             tokens.append(step.token)
             logprobs.append(step.logprob)
             text = vlm.decode(self.vlm, tokens)
-            if answer_end(text) is not None:
+            if answer_end(text) is not None and not fixed:
                 truncated = False
                 break
+        steps.close()
+        if constraint is not None:
+            forward_s -= constraint.host_s  # llguidance's mask work is ours, not the model's
         finished = time.perf_counter()
         decode_s = times[-1] - times[0] if len(times) > 1 else 0.0
         timings = Timings(
@@ -105,6 +144,7 @@ class Engine:
             decode_tps=(len(times) - 1) / decode_s if decode_s > 0 else 0.0,
             total_s=finished - started,
             peak_memory_gb=vlm.peak_memory_gb(),
+            forward_s=forward_s,
         )
         return Generation(text, tokens, logprobs, truncated, timings)
 

@@ -41,6 +41,9 @@ class Timings:
     decode_tps: float = 0.0
     total_s: float = 0.0
     peak_memory_gb: float = 0.0
+    forward_s: float = 0.0
+    """Seconds inside the model's forward passes (vision, prefill, decode); the rest of
+    `total_s` is our own work: preprocessing, detokenizing, stop checks, the grammar mask."""
 
 
 @dataclass

@@ -17,7 +17,8 @@ import mlx.core as mx
 # Importing the model package registers its torch-free processor with transformers; without
 # it `load_processor` fails with "Unrecognized image processor" (mlx-vlm 0.7.10).
 import mlx_vlm.models.qwen3_vl  # noqa: F401
-from mlx_vlm.generate import generate_step
+from mlx_vlm.generate import generate_step, stream_generate
+from mlx_vlm.models.cache import make_prompt_cache
 from mlx_vlm.utils import load as _load
 from mlx_vlm.utils import prepare_inputs, should_add_special_tokens
 from PIL import Image
@@ -135,19 +136,200 @@ class Step:
     at: float
 
 
-def generate(vlm: VLM, encoded: Encoded, *, max_tokens: int) -> Iterator[Step]:
-    """Greedy decoding; the caller stops iterating when the answer is complete."""
+@dataclass
+class Prefix:
+    """The KV cache of the prompt's shared prefix: the system turn up to `<|vision_start|>`.
+
+    Every worksheet's prompt starts with the same tokens, so their keys and values are
+    computed once per loaded model; each worksheet trims the cache back to them.
+    """
+
+    tokens: list[int]
+    cache: list[Any]
+
+    def fits(self, encoded: Encoded) -> bool:
+        """True when `encoded` starts with exactly these tokens (then the cache applies)."""
+        count = len(self.tokens)
+        return encoded.prompt_tokens > count and encoded.input_ids[0, :count].tolist() == (
+            self.tokens
+        )
+
+
+def prefix_length(vlm: VLM, encoded: Encoded) -> int:
+    """Where the image block starts: everything before it is the same for every worksheet."""
+    start = vlm.model.config.vision_start_token_id
+    ids = encoded.input_ids[0].tolist()
+    return ids.index(start) if start in ids else 0
+
+
+def build_prefix(vlm: VLM, encoded: Encoded) -> Prefix:
+    """Run the prompt's text prefix through the language model once and keep its KV cache."""
+    count = prefix_length(vlm, encoded)
+    language = vlm.model.language_model
+    _reset_rope_state(language)
+    # The prefix's mRoPE positions are the full prompt's first columns (plain text: 0..P-1).
+    positions, _ = language.get_rope_index(
+        encoded.input_ids, encoded.extra.get("image_grid_thw"), None, encoded.mask
+    )
+    cache = make_prompt_cache(language)
+    # Only the cache is evaluated: the logits of the prefix rows are never computed.
+    language(encoded.input_ids[:, :count], cache=cache, position_ids=positions[..., :count])
+    mx.eval([entry.state for entry in cache])
+    return Prefix(encoded.input_ids[0, :count].tolist(), cache)
+
+
+class _AfterPrefix:
+    """The model as `generate_step` sees it when the prompt's first P tokens are cached.
+
+    mlx-vlm 0.7.10 builds `visual_pos_masks` from the suffix it is given but, in chunked
+    prefill, slices it at the absolute cache offset; the deepstack visual features then land
+    on the wrong tokens. Left-padding the mask by P makes the slices line up again.
+    """
+
+    def __init__(self, model: Any, prefix_tokens: int):
+        self._model = model
+        self._prefix_tokens = prefix_tokens
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def get_input_embeddings(self, input_ids: Any, pixel_values: Any, **kwargs: Any) -> Any:
+        features = self._model.get_input_embeddings(input_ids, pixel_values, **kwargs)
+        masks = features.visual_pos_masks
+        if masks is not None:
+            pad = mx.zeros((masks.shape[0], self._prefix_tokens), dtype=masks.dtype)
+            features.visual_pos_masks = mx.concatenate([pad, masks], axis=1)
+        return features
+
+
+def _reset_rope_state(language: Any) -> None:
+    # Qwen3-VL's language model keeps the last prompt's mRoPE positions between calls.
+    language._position_ids = None
+    language._rope_deltas = None
+
+
+def generate(
+    vlm: VLM,
+    encoded: Encoded,
+    *,
+    max_tokens: int,
+    prefix: Prefix | None = None,
+    constraint: Any = None,
+) -> Iterator[Step]:
+    """Greedy decoding; the caller stops iterating when the answer is complete.
+
+    `prefix` (which must fit `encoded`) skips the prompt's shared prefix; `constraint` is a
+    logits processor with `raw_logprobs` (see `constrain.GrammarProcessor`): the yielded
+    log-probabilities are then the model's own, before the mask.
+    """
+    language = vlm.model.language_model
+    _reset_rope_state(language)
+    input_ids, mask, model = encoded.input_ids, encoded.mask, vlm.model
+    kwargs = dict(encoded.extra)
+    if prefix is not None:
+        count = len(prefix.tokens)
+        positions, deltas = language.get_rope_index(
+            input_ids, kwargs.get("image_grid_thw"), None, mask
+        )
+        for entry in prefix.cache:
+            entry.trim(entry.offset - count)
+        kwargs.update(prompt_cache=prefix.cache, position_ids=positions, rope_deltas=deltas)
+        input_ids = input_ids[:, count:]
+        mask = mask[:, count:] if mask is not None else None
+        model = _AfterPrefix(vlm.model, count)
     steps = generate_step(
-        encoded.input_ids,
-        vlm.model,
+        input_ids,
+        model,
         encoded.pixel_values,
-        encoded.mask,
+        mask,
         max_tokens=max_tokens,
         temperature=0.0,
-        **encoded.extra,
+        logits_processors=[constraint] if constraint is not None else None,
+        **kwargs,
     )
-    for token, logprobs in steps:
+    for index, (token, logprobs) in enumerate(steps):
+        if constraint is not None:
+            logprobs = constraint.raw_logprobs[index]
         yield Step(int(token), float(logprobs[token].item()), time.perf_counter())
+
+
+def apply_token_mask(logits: Any, bitmask: Any) -> Any:
+    """Mask disallowed tokens: mlx-vlm's Metal kernel where Metal exists, else portable ops."""
+    if mx.metal.is_available():
+        # Importing this module compiles a Metal kernel: only where Metal exists.
+        from mlx_vlm.structured import _apply_llguidance_mask
+
+        return _apply_llguidance_mask(logits, bitmask)
+    from .constrain import token_mask
+
+    return token_mask(logits, bitmask)
+
+
+def vocab_size(vlm: VLM) -> int:
+    """Rows of the output layer: the length of every logits vector."""
+    return int(vlm.model.language_model.model.embed_tokens.weight.shape[0])
+
+
+@dataclass
+class NaiveRun:
+    """What the naive path did on one worksheet, timed from the call."""
+
+    text: str
+    token_ids: list[int]
+    """Tokens the model produced, the end-of-turn token that stopped it included."""
+    prompt_tokens: int
+    first_token_s: float
+    """Seconds from the call to the first token: image loading, vision tower, prefill."""
+    total_s: float
+    peak_memory_gb: float
+
+
+def naive_attention_bytes(vlm: VLM, image_path: str | Path) -> int:
+    """Memory the vision tower's attention takes for an image at the processor's own limits.
+
+    Qwen3-VL's vision blocks attend over all of an image's patches at once; without a fused
+    kernel (the CPU backend) the float32 scores and their softmax, patches^2 per head, live
+    together. At 300 dpi A4 that is tens of GB: the naive path's crash risk.
+    """
+    processor = vlm.processor.image_processor
+    with Image.open(image_path) as image:
+        width, height = image.size
+    patches = processor.num_image_tokens(height, width) * processor.merge_size**2
+    return 2 * 4 * patches**2 * vlm.model.config.vision_config.num_heads
+
+
+def naive_generate(
+    vlm: VLM, prompt: str, image: str, *, max_tokens: int, fixed_length: bool = False
+) -> NaiveRun:
+    """The baseline: what mlx-vlm's docs lead a user to write, one image file at a time.
+
+    `mlx_vlm.generate`'s own loop (`stream_generate`, which it wraps) on the full prompt with
+    the image path: the checkpoint's processor limits, no reuse between images, greedy.
+    `fixed_length` decodes exactly `max_tokens` tokens (for random-weight benchmark models).
+    """
+    tokenizer = vlm.tokenizer
+    criteria = tokenizer.stopping_criteria
+    criteria.reset(vlm.model.config.eos_token_id)
+    if fixed_length:
+        tokenizer.stopping_criteria = lambda token: False
+    mx.reset_peak_memory()
+    text, prompt_tokens, first, token_ids = "", 0, 0.0, []
+    started = time.perf_counter()
+    try:
+        for response in stream_generate(
+            vlm.model, vlm.processor, prompt, image=[image], max_tokens=max_tokens, temperature=0.0
+        ):
+            if not first:
+                first = time.perf_counter() - started
+            # The last response repeats the last token (or names the end-of-turn token that
+            # stopped it) with the detokenizer's remaining text.
+            text += response.text
+            prompt_tokens, token_ids = response.prompt_tokens, response.token_ids or token_ids
+    finally:
+        tokenizer.stopping_criteria = criteria
+    return NaiveRun(
+        text, token_ids, prompt_tokens, first, time.perf_counter() - started, peak_memory_gb()
+    )
 
 
 def reset_peak_memory() -> None:

@@ -55,6 +55,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--max-tokens", type=int, default=None, help="token bound per answer (default 256)"
     )
     parser.add_argument("--pages", default=None, help="PDF pages to label, e.g. 1-3 (default: all)")
+    parser.add_argument(
+        "--no-constrain",
+        action="store_true",
+        help="decode freely instead of through the answer grammar (known ontology terms only)",
+    )
 
 
 def parse_pages(value: str | None) -> range | None:
@@ -132,6 +137,7 @@ def main(args: argparse.Namespace) -> int:
             ontology=resolution.ontology,
             max_pixels=args.max_pixels,
             max_tokens=args.max_tokens or DEFAULT_MAX_TOKENS,
+            constrain=not args.no_constrain,
         )
     except Exception as exc:  # a broken folder or an unreachable repo id: say which, stop
         print(f"error: cannot load model {model}: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -1,0 +1,97 @@
+"""`mlx-edugraph bench`: the naive mlx-vlm path against our engine, same model, same pages."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+SIZE_NAMES = "850x1100,1275x1650,2480x3508"
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", help="an MLX model folder (default: --proxy tiny)")
+    source.add_argument(
+        "--proxy",
+        choices=("tiny", "small", "4b"),
+        help="a random-weight Qwen3-VL of these shapes, built once into the user cache "
+        "(4b is for Apple Silicon; on a CPU use tiny or small)",
+    )
+    parser.add_argument(
+        "--images", type=Path, help="a folder of worksheets to use instead of generated ones"
+    )
+    parser.add_argument(
+        "--sizes",
+        default=SIZE_NAMES,
+        help=f"generated page sizes, WxH comma-separated (default {SIZE_NAMES})",
+    )
+    parser.add_argument(
+        "--count", type=int, default=1, help="generated worksheets per size (default 1)"
+    )
+    parser.add_argument(
+        "--answer-tokens",
+        type=int,
+        default=None,
+        help="decode exactly N tokens on both paths (default: 32 with --proxy, "
+        "else the model stops itself)",
+    )
+    parser.add_argument(
+        "--no-constrain",
+        action="store_true",
+        help="decode our engine's answers without the answer grammar",
+    )
+    parser.add_argument("--ontology", type=Path, help="EduGraph ontology file for the grammar")
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """'850x1100,1275x1650' as [(850, 1100), (1275, 1650)]."""
+    sizes = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        width, _, height = item.lower().partition("x")
+        try:
+            sizes.append((int(width), int(height)))
+        except ValueError:
+            raise SystemExit(f"--sizes: expected WxH, got {item!r}") from None
+    if not sizes:
+        raise SystemExit("--sizes: give at least one WxH")
+    return sizes
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..bench import DEFAULT_ANSWER_TOKENS, format_table, run_bench, write_worksheets
+    from ..ontology_source import resolve_ontology
+    from ..proxy import proxy_model
+    from ..worksheets import discover
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    proxy = args.proxy or (None if args.model else "tiny")
+    model = proxy_model(proxy, log=say) if proxy else args.model
+    answer_tokens = args.answer_tokens or (DEFAULT_ANSWER_TOKENS if proxy else None)
+    ontology = None
+    if not args.no_constrain and answer_tokens is None:
+        resolution = resolve_ontology(args.ontology)
+        if resolution.warning:
+            say(f"warning: {resolution.warning}")
+        ontology = resolution.ontology
+    with tempfile.TemporaryDirectory(prefix="mlx-edugraph-bench-") as tmp:
+        if args.images:
+            pages = [ref.path for ref in discover([args.images]) if ref.page == 0]
+            if not pages:
+                say(f"error: no images in {args.images}")
+                return 2
+        else:
+            pages = write_worksheets(Path(tmp), parse_sizes(args.sizes), args.count)
+        result = run_bench(
+            model,
+            pages,
+            answer_tokens=answer_tokens,
+            constrain=not args.no_constrain,
+            ontology=ontology,
+            log=say,
+        )
+    print(format_table(result))
+    return 0

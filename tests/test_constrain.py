@@ -1,0 +1,108 @@
+"""The answer grammar and the portable token mask (the one that runs without Metal)."""
+
+from __future__ import annotations
+
+from itertools import permutations
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlx_edugraph.tinymodel import TAUGHT_ANSWERS
+from tests.conftest import ONTOLOGY_V04_TTL
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_mlx_model: Path):
+    from mlx_edugraph import vlm
+
+    return vlm.load(str(tiny_mlx_model))
+
+
+@pytest.fixture(scope="module")
+def grammars(loaded):
+    from mlx_edugraph import vlm
+    from mlx_edugraph.constrain import Grammar
+    from mlx_edugraph.ontology import load_ontology
+
+    ontology = load_ontology(ONTOLOGY_V04_TTL)
+    size = vlm.vocab_size(loaded)
+    return Grammar(loaded.tokenizer, size, ontology), Grammar(loaded.tokenizer, size, None)
+
+
+def _ids(loaded, text: str) -> list[int]:
+    return loaded.tokenizer.encode(text, add_special_tokens=False)
+
+
+def test_grammar_accepts_every_taught_answer(loaded, grammars) -> None:
+    for grammar in grammars:
+        for answer in TAUGHT_ANSWERS.values():
+            assert grammar.accepts(_ids(loaded, answer)), answer
+
+
+def test_keys_in_any_order_and_json_whitespace(loaded, grammars) -> None:
+    members = ['"Area": ["IntegerAddition"]', '"Scope": []', '"Ability": ["ProcedureExecution"]']
+    for order in permutations(members):
+        assert grammars[0].accepts(_ids(loaded, "{" + ", ".join(order) + "}"))
+    assert grammars[0].accepts(_ids(loaded, '{\n  "Ability" : [ ],"Area":[], "Scope": [ ] }'))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '{"Area": ["NoSuchTerm"], "Scope": [], "Ability": []}',  # unknown term
+        '{"Area": ["NumbersSmaller20"], "Scope": [], "Ability": []}',  # a Scope term
+        '{"Area": ["IntegerAddition"], "Scope": []}',  # a dimension missing
+        '{"Area": [], "Area": [], "Scope": [], "Ability": []}',  # a key twice
+        '{"Error": "Unreadable"}',
+        '{"Areas": [], "Scope": [], "Ability": []}',
+    ],
+)
+def test_ontology_grammar_rejects(loaded, grammars, answer: str) -> None:
+    assert not grammars[0].accepts(_ids(loaded, answer))
+
+
+def test_offline_grammar_keeps_only_the_shape(loaded, grammars) -> None:
+    offline = grammars[1]
+    assert offline.accepts(_ids(loaded, '{"Area": ["NoSuchTerm"], "Scope": [], "Ability": []}'))
+    assert not offline.accepts(_ids(loaded, '{"Area": "IntegerAddition"}'))
+    assert not offline.accepts(_ids(loaded, "IntegerAddition"))
+
+
+@pytest.mark.parametrize("vocab", [1, 31, 32, 33, 1088, 1100])
+def test_portable_mask_matches_the_bitmask(vocab: int) -> None:
+    import mlx.core as mx
+
+    from mlx_edugraph.constrain import token_mask
+
+    rng = np.random.default_rng(vocab)
+    words = (vocab + 31) // 32 - (1 if vocab == 1100 else 0)  # 1100: a bitmask shorter than V
+    bitmask = rng.integers(-(2**31), 2**31, size=(1, words), dtype=np.int64).astype(np.int32)
+    logits = rng.normal(size=(1, vocab)).astype(np.float32)
+    out = np.array(token_mask(mx.array(logits), mx.array(bitmask)))
+    bits = np.unpackbits(bitmask.view(np.uint8), bitorder="little")[: min(vocab, 32 * words)]
+    allowed = np.zeros(vocab, dtype=bool)
+    allowed[: bits.size] = bits.astype(bool)
+    assert np.array_equal(out[0][allowed], logits[0][allowed])
+    assert np.all(np.isneginf(out[0][~allowed]))
+
+
+def test_portable_mask_keeps_bfloat16(tiny_mlx_model: Path) -> None:
+    import mlx.core as mx
+
+    from mlx_edugraph.constrain import token_mask
+
+    logits = mx.ones((1, 40), dtype=mx.bfloat16)
+    out = token_mask(logits, mx.array([[0b101, 0]], dtype=mx.int32))
+    assert out.dtype == mx.bfloat16
+    assert np.isfinite(np.array(out.astype(mx.float32))[0]).nonzero()[0].tolist() == [0, 2]
+
+
+def test_metal_kernel_only_where_metal_exists() -> None:
+    import mlx.core as mx
+
+    from mlx_edugraph import vlm
+
+    logits = mx.zeros((1, 64))
+    out = vlm.apply_token_mask(logits, mx.array([[1, 0]], dtype=mx.int32))
+    assert np.isfinite(np.array(out)[0]).nonzero()[0].tolist() == [0]
