@@ -99,6 +99,9 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+        try:
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             # A damaged page may sit anywhere: find it before writing anything, not halfway
             # through a long batch.
@@ -108,6 +111,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._migrate()
         except sqlite3.DatabaseError as exc:
+            self._db.close()  # also removes the empty -wal/-shm files SQLite made beside it
             raise StoreError(
                 f"{self.path} is not a usable mlx-edugraph store ({' '.join(str(exc).split())}); "
                 "it was left untouched: move it away or pass another --db"

@@ -166,6 +166,8 @@ def main(args: argparse.Namespace) -> int:
         print("(tiny demo model: labels are for trying the tool, not for use)", file=sys.stderr)
     if args.out:
         fmt = args.format or ("csv" if args.out.suffix.lower() == ".csv" else "jsonl")
+        # In path order, like the store: a resumed run exports the same file as an unbroken one.
+        results.sort(key=lambda prediction: (prediction.path, prediction.page))
         try:
             count = export(results, args.out, fmt)
         except ExportError as exc:
