@@ -78,8 +78,13 @@ def run(
     *,
     redo: bool = False,
     cancelled: Callable[[], bool] = lambda: False,
+    started: Callable[[WorksheetRef], None] = lambda ref: None,
 ) -> Iterator[Event]:
-    """Label every page not yet in the store for this model; yield one event per page."""
+    """Label every page not yet in the store for this model; yield one event per page.
+
+    `cancelled` is asked before each page (the run stops cleanly between pages); `started` is
+    told when the model starts on a page (the TUI marks it as labeling).
+    """
     fingerprint = engine.provenance.model_fingerprint
     pending: deque[tuple[WorksheetRef, str, Future | None]] = deque()
     queued: set[tuple[str, int]] = set()
@@ -120,6 +125,7 @@ def run(
             if isinstance(loaded, str):
                 prediction = error_prediction(ref, sha256, loaded, engine.provenance)
             else:
+                started(ref)
                 try:
                     prediction = engine.label(loaded)
                 except Exception as exc:  # the model failing on one page must not stop the rest

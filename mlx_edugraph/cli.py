@@ -15,6 +15,8 @@ COMMANDS: dict[str, str] = {
     "label": "Label worksheets (images, PDFs, folders) with the EduGraph model.",
     "convert": "Convert the merged EduGraph checkpoint to a verified 4-bit MLX model.",
     "bench": "Time the naive mlx-vlm path against our engine on the same model and worksheets.",
+    "tui": "Review worksheets beside their labels in the terminal, labeling in the background.",
+    "export": "Export the store's labels (reviewed where a person settled them).",
     "eval": "Measure label quality against reviewed labels, or compare two model builds.",
 }
 """Subcommand name -> one-line help; the module `mlx_edugraph.commands.<name>` implements it."""

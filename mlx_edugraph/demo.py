@@ -18,10 +18,16 @@ DEMO_BANNER = (
 
 def prepare_demo(count: int = 8) -> tuple[str, list[Path]]:
     """The demo model folder (built once, cached) and a folder of generated worksheets."""
-    from .samples import write_samples
-    from .tinymodel import DEMO_PAGE_SIZE, demo_model
+    from .tinymodel import demo_model
 
-    model = demo_model()
+    return str(demo_model()), [demo_worksheets(count)]
+
+
+def demo_worksheets(count: int = 8) -> Path:
+    """A folder of generated worksheets in the cache (written once; fast, no MLX)."""
+    from .samples import write_samples
+    from .tinymodel import DEMO_PAGE_SIZE
+
     folder = cache_dir() / "demo-worksheets"
     if not folder.is_dir():
         # Written beside the final folder and renamed: an interrupted run leaves nothing half-made.
@@ -31,4 +37,4 @@ def prepare_demo(count: int = 8) -> tuple[str, list[Path]]:
             os.replace(staging, folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    return str(model), [folder]
+    return folder

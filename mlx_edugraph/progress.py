@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
@@ -42,7 +42,7 @@ class Progress:
         bar = "#" * filled + "-" * (self.width - filled)
         eta = "--:--"
         if self._model_steps:
-            eta = _clock(self._model_seconds / self._model_steps * (self.total - self.done))
+            eta = clock(self._model_seconds / self._model_steps * (self.total - self.done))
         if len(name) > 40:
             name = "..." + name[-37:]
         return f"[{bar}] {self.done}/{self.total} ETA {eta} {name}".ljust(100)

@@ -197,6 +197,15 @@ class Store:
         ).fetchone()
         return Prediction.from_dict(json.loads(row[0])) if row else None
 
+    def latest(self, sha256: str, page: int) -> Prediction | None:
+        """The newest prediction of a worksheet page by any model (when the model is unknown)."""
+        row = self._db.execute(
+            "SELECT record FROM predictions WHERE key = ? AND page = ? "
+            "ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (sha256, page),
+        ).fetchone()
+        return Prediction.from_dict(json.loads(row[0])) if row else None
+
     def is_done(self, sha256: str, page: int, model_fingerprint: str) -> bool:
         """True when this model has a result for the page that is not an error (resume)."""
         row = self._db.execute(

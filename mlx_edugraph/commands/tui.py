@@ -1,0 +1,122 @@
+"""`mlx-edugraph tui`: review worksheets beside their labels; label the rest in the background."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..worksheets import DEFAULT_MAX_PIXELS
+from .label import parse_pages
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths", nargs="*", type=Path, help="worksheet files (images, PDFs) or folders"
+    )
+    parser.add_argument(
+        "--model",
+        help="MLX model folder or Hugging Face repo id "
+        "(default: the model `mlx-edugraph convert` writes)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="the tiny demo model (built once, no download), on generated worksheets "
+        "when no paths are given (labels are NOT meaningful)",
+    )
+    parser.add_argument(
+        "--no-label",
+        action="store_true",
+        help="browse and review stored results only; do not load a model",
+    )
+    parser.add_argument("--db", type=Path, help="results store (default: in the user data folder)")
+    parser.add_argument("--ontology", type=Path, help="EduGraph ontology file (TTL or RDF/XML)")
+    parser.add_argument("--ontology-version", help="EduGraph release to download (default v0.4.0)")
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
+    parser.add_argument("--max-tokens", type=int, default=None)
+    parser.add_argument("--pages", default=None, help="PDF pages to show, e.g. 1-3")
+    parser.add_argument(
+        "--image",
+        choices=("auto", "kitty", "sixel", "halfcell", "none"),
+        default="auto",
+        help="how to draw pages: detect the terminal's best (default), Kitty graphics, Sixel, "
+        "Unicode half-blocks, or none",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..model_location import ModelNotFound, resolve_model
+    from ..paths import data_dir
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return _without_terminal(args)
+    paths = list(args.paths)
+    prepare = None
+    model: str | None = None
+    if args.demo:
+        from ..demo import demo_worksheets
+        from ..tinymodel import demo_model
+
+        paths = paths or [demo_worksheets()]
+        prepare = _demo_builder(demo_model)
+    elif not args.no_label:
+        try:
+            model = resolve_model(args.model)
+        except ModelNotFound as exc:
+            print(f"error: {exc} (or browse stored results with --no-label)", file=sys.stderr)
+            return 2
+    if not paths:
+        print("error: give worksheet files or folders (or --demo)", file=sys.stderr)
+        return 2
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"error: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
+        return 2
+
+    from ..tui.app import ReviewApp
+    from ..tui.labeler import Settings
+    from ..tui.preview import image_widget_class
+
+    image_widget_class(args.image)  # detection asks the terminal: before the app takes it
+    settings = Settings(
+        model=model,
+        db=args.db or data_dir() / "labels.sqlite",
+        ontology_file=args.ontology,
+        ontology_version=args.ontology_version,
+        max_pixels=args.max_pixels,
+        max_tokens=args.max_tokens,
+        prepare=prepare,
+    )
+    app = ReviewApp(
+        paths, settings, image_mode=args.image, demo=args.demo, pages=parse_pages(args.pages)
+    )
+    app.run()
+    return 0
+
+
+def _demo_builder(demo_model):
+    def prepare(say) -> str:
+        return str(demo_model(log=say))
+
+    return prepare
+
+
+def _without_terminal(args: argparse.Namespace) -> int:
+    """No terminal to draw on (a pipe, CI): label without the review UI, like `label`."""
+    from . import label
+
+    print(
+        "mlx-edugraph tui: not a terminal; labeling without the review UI "
+        "(run it in a terminal to review)",
+        file=sys.stderr,
+    )
+    if args.no_label:
+        return 0
+    parser = argparse.ArgumentParser()
+    label.configure_parser(parser)
+    label_args = parser.parse_args([])
+    shared = ("paths", "model", "demo", "db", "ontology", "ontology_version", "max_pixels")
+    for name in (*shared, "max_tokens", "pages"):
+        setattr(label_args, name, getattr(args, name))
+    return label.main(label_args)

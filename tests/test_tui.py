@@ -1,0 +1,231 @@
+"""The review app driven by Textual's Pilot, with the taught tiny model labeling for real."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlx_edugraph.samples import write_samples
+from mlx_edugraph.store import Store
+from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
+from tests.conftest import ONTOLOGY_V04_TTL
+
+KINDS = ("addition", "multiplication", "counting", "clock", "picture")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Five images of every kind, a 2-page PDF and a file that is not an image."""
+    folder = tmp_path_factory.mktemp("tui") / "ws"
+    write_samples(folder, 5, size=DEMO_PAGE_SIZE, kinds=KINDS, seed=700, pdf_pages=2)
+    (folder / "broken.png").write_bytes(b"not a png")
+    return folder
+
+
+def make_app(folder: Path, db: Path, model: Path | None, image_mode: str = "none"):
+    from mlx_edugraph.tui.app import ReviewApp
+    from mlx_edugraph.tui.labeler import Settings
+
+    settings = Settings(model=str(model) if model else None, db=db, ontology_file=ONTOLOGY_V04_TTL)
+    return ReviewApp([folder], settings, image_mode=image_mode)
+
+
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 120.0) -> None:
+    """Let the app run until `condition` holds (the model works in a thread meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+def all_labeled(app) -> bool:
+    """The model is loaded, every page has a result and the labeler is idle."""
+    done = all(entry.prediction is not None or entry.problem for entry in app.entries)
+    return app._submitted and bool(app.entries) and done and app._state == "idle"
+
+
+def labels_text(app) -> str:
+    from textual.widgets import OptionList
+
+    options = app.query_one("#labels", OptionList)
+    return "\n".join(
+        str(options.get_option_at_index(i).prompt) for i in range(options.option_count)
+    )
+
+
+def select(app, name: str) -> None:
+    from mlx_edugraph.tui.worksheet_list import WorksheetList, entry_key
+
+    table = app.query_one(WorksheetList)
+    entry = next(e for e in app.entries if e.ref.path.name == name)
+    table.move_cursor(row=table.get_row_index(entry_key(entry)))
+
+
+@pytest.fixture(scope="module")
+def labeled_db(folder: Path, taught_mlx_model: Path, tmp_path_factory) -> Path:
+    """A store filled by a real labeling run inside the app (the first test's run)."""
+    db = tmp_path_factory.mktemp("tui-db") / "labels.sqlite"
+
+    async def run() -> None:
+        app = make_app(folder, db, taught_mlx_model)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: all_labeled(app))
+
+    asyncio.run(run())
+    return db
+
+
+def test_labeling_run_fills_the_labels_pane(folder: Path, taught_mlx_model: Path, tmp_path) -> None:
+    async def run() -> None:
+        app = make_app(folder, tmp_path / "labels.sqlite", taught_mlx_model)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: app.entries)
+            assert len(app.entries) == 8  # 5 images, 2 PDF pages, 1 broken file
+            await wait_for(pilot, lambda: all_labeled(app))
+            states = {
+                entry.ref.path.name + str(entry.ref.page): entry.state for entry in app.entries
+            }
+            assert states["broken.png0"] == "error"
+            assert states["005-picture.png0"] == "unsupported"
+            assert states["001-addition.png0"] == "labeled"
+            select(app, "002-multiplication.png")
+            await pilot.pause()
+            text = labels_text(app)
+            assert "IntegerMultiplication" in text and "ProcedureApplication" in text
+            assert "Arithmetic › IntegerArithmetic › IntegerMultiplication" in text
+            assert "(implied)" in text  # ProcedureApplication beside its part
+            status = str(app.query_one("#status").render())
+            assert "8/8" in status and "prompt tokens" in status
+
+    asyncio.run(run())
+
+
+def test_navigation_filter_and_sort(folder: Path, labeled_db: Path) -> None:
+    async def run() -> None:
+        app = make_app(folder, labeled_db, None)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: app.entries and app.ontology is not None)
+            first = app.selected
+            await pilot.press("j")
+            assert app.selected != first
+            await pilot.press("k")
+            assert app.selected == first
+            await pilot.press("slash", *"error", "enter")
+            assert [e.ref.path.name for e in app._visible()] == ["broken.png"]
+            outcome = str(app.query_one("#outcome").render())
+            assert "Error:" in outcome and "not a readable image" in outcome
+            await pilot.press("slash", *("backspace",) * 5, *"integermult", "enter")  # a term
+            found = [(e.ref.path.name, e.ref.page) for e in app._visible()]
+            assert found == [("002-multiplication.png", 0), ("worksheets.pdf", 2)]
+            await pilot.press("slash", *("backspace",) * 11, "enter")
+            await pilot.press("s")  # least confident first: unreviewed labeled pages lead
+            assert app._visible()[0].unreviewed
+
+    asyncio.run(run())
+
+
+def test_review_flow_saves_each_action_and_undoes(folder: Path, labeled_db: Path) -> None:
+    async def run() -> None:
+        app = make_app(folder, labeled_db, None)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: app.entries and app.ontology is not None)
+            select(app, "001-addition.png")
+            await pilot.pause()
+            addition = app.current
+            await pilot.press("a")  # accept, then on to the next unreviewed page
+            with Store(labeled_db) as store:
+                assert store.review(addition.sha256, 0).status == "accepted"
+            assert app.current is not addition and app.current.unreviewed
+
+            select(app, "002-multiplication.png")
+            await pilot.pause()
+            page = app.current
+            await pilot.press("i", *"intadd")  # fuzzy completion, Area only
+            await pilot.pause()
+            await pilot.press("enter")
+            with Store(labeled_db) as store:
+                review = store.review(page.sha256, 0)
+            assert review.status == "corrected"
+            assert review.labels["Area"] == ["IntegerMultiplication", "IntegerAddition"]
+            assert "+ added" in labels_text(app)
+
+            await pilot.press("u")
+            with Store(labeled_db) as store:
+                assert store.review(page.sha256, 0) is None
+            await pilot.press("u")  # and the accept before it
+            with Store(labeled_db) as store:
+                assert store.review(addition.sha256, 0) is None
+
+            # Remove a term, then accept: saved as a correction.
+            await pilot.press("tab")
+            await pilot.pause()
+            assert app.query_one("#labels-pane").highlighted.term == "IntegerMultiplication"
+            await pilot.press("x", "a")
+            with Store(labeled_db) as store:
+                review = store.review(page.sha256, 0)
+            assert review.status == "corrected" and review.labels["Area"] == []
+
+    asyncio.run(run())
+
+
+def test_reviews_survive_a_restart_and_export(folder: Path, labeled_db: Path, tmp_path) -> None:
+    out = tmp_path / "reviewed.jsonl"
+
+    async def review() -> None:
+        app = make_app(folder, labeled_db, None)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: app.entries and app.ontology is not None)
+            select(app, "003-counting.png")
+            await pilot.pause()
+            await pilot.press("f")  # flagged: set aside, not yet truth
+
+    async def reopen() -> None:
+        app = make_app(folder, labeled_db, None)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: app.entries)
+            counting = next(e for e in app.entries if e.ref.path.name == "003-counting.png")
+            assert counting.review.status == "flagged" and counting.state == "needs review"
+            await pilot.press("E")
+            await pilot.pause()
+            await pilot.press("ctrl+a", "ctrl+k", *str(out), "enter")
+            await wait_for(pilot, out.exists, timeout=10)
+
+    asyncio.run(review())
+    asyncio.run(reopen())
+    records = {
+        Path(r["path"]).name + str(r["page"]): r
+        for r in map(json.loads, out.read_text().splitlines())
+    }
+    assert len(records) == 8
+    assert records["003-counting.png0"]["source"] == "flagged"
+    assert records["001-addition.png0"]["source"] == "predicted"
+    assert records["001-addition.png0"]["Area"] == ["IntegerAddition"]
+    assert records["001-addition.png0"]["model_fingerprint"]
+    assert records["broken.png0"]["outcome"] == "error"
+
+
+def test_export_command_writes_label_studio_predictions(labeled_db: Path, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "tasks.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "mlx_edugraph", "export", str(out), "--db", str(labeled_db)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    tasks = json.loads(out.read_text())
+    by_name = {Path(t["data"]["image"]).name + str(t["data"]["page"]): t for t in tasks}
+    addition = by_name["001-addition.png0"]["predictions"][0]
+    assert addition["model_version"] and 0 < addition["score"] <= 1
+    areas = [r["value"]["choices"] for r in addition["result"] if r["from_name"] == "Area"]
+    assert areas == [["IntegerAddition"]]
+    assert by_name["001-addition.png0"]["meta"]["source"] in ("predicted", "accepted", "corrected")

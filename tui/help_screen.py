@@ -1,0 +1,38 @@
+"""Every key of the app, with what it does."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+RESEARCH_NOTICE = (
+    "Research use only: the EduGraph model's card says it is not for classroom decisions "
+    "about children. Labels are suggestions for a person to review."
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists the app's key bindings (also in the command palette, ctrl+p)."""
+
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss(None)", "Close"),
+    ]
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        table = Table(title="mlx-edugraph review: keys", expand=True, show_edge=False)
+        table.add_column("key", style="bold cyan", no_wrap=True)
+        table.add_column("action")
+        for key, description in self.keys:
+            table.add_row(key, description)
+        with VerticalScroll(id="help"):
+            yield Static(RESEARCH_NOTICE, id="help-notes")
+            yield Static(table)
+            yield Static("Mouse: click a worksheet or a label. ctrl+p: command palette.")

@@ -1,0 +1,177 @@
+"""The selected page's labels, grouped by Area, Scope and Ability, each with its place in the
+ontology and its confidence; the highlighted label's definition below."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Group
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from mlx_edugraph.ontology import Ontology
+from mlx_edugraph.prediction import DIMENSIONS, Label
+from mlx_edugraph.worklist import Entry
+
+STATUS_NOTES = {
+    "unknown": "not in the ontology",
+    "wrong_dimension": "in the ontology under another dimension",
+    "unverified": "unverified: no ontology at hand",
+}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One label as the pane lists it."""
+
+    dimension: str
+    term: str
+    label: Label | None
+    """The model's label for the term; None when a reviewer added it."""
+
+
+def shown_labels(entry: Entry) -> list[Shown]:
+    """The labels to show: the reviewer's when there is a review, else the model's."""
+    predicted = entry.prediction.labels if entry.prediction else []
+    by_term = {(lab.dimension, lab.term): lab for lab in predicted}
+    if entry.review is None:
+        return [Shown(lab.dimension, lab.term, lab) for lab in predicted]
+    return [
+        Shown(dimension, term, by_term.get((dimension, term)))
+        for dimension in DIMENSIONS
+        for term in entry.review.labels.get(dimension, [])
+    ]
+
+
+def breadcrumb(ontology: Ontology | None, term: str) -> str:
+    """The term's place in the ontology, root first (the first of several ways up)."""
+    paths = ontology.paths(term) if ontology else []
+    return " › ".join(paths[0]) if paths else ""
+
+
+def _prompt(shown: Shown, ontology: Ontology | None) -> Text:
+    line = Text(f"  {shown.term}")
+    label = shown.label
+    if label is None:
+        line.append("  + added", style="bold cyan")
+    else:
+        if label.confidence is not None:
+            style = "green" if label.confidence >= 0.5 else "bold magenta"
+            line.append(f"  {label.confidence:.0%}", style=style)
+        if label.status != "known":
+            line.append(f"  [{label.status.replace('_', ' ')}]", style="bold red")
+        if label.implied:
+            line.append("  (implied)", style="dim")
+    crumb = breadcrumb(ontology, shown.term)
+    if crumb:
+        line.append(f"\n    {crumb}", style="dim")
+    return line
+
+
+def outcome_text(entry: Entry) -> Text:
+    """A plain sentence about the page's outcome, shown above its labels."""
+    prediction = entry.prediction
+    review = entry.review
+    if entry.problem:
+        return Text(f"Error: {entry.problem}", style="bold red")
+    if prediction is None:
+        return Text("Not labeled yet." if not entry.labeling else "Labeling ...", style="dim")
+    outcome = prediction.outcome
+    if outcome == "error":
+        return Text(f"Error: {prediction.error}", style="bold red")
+    text = Text()
+    if outcome == "unsupported":
+        text.append("Unsupported material: ", style="bold cyan")
+        text.append("the model says this is not a K-4 math worksheet.")
+    elif outcome in ("unparseable", "truncated"):
+        text.append(
+            "The model's answer was cut by the token bound"
+            if outcome == "truncated"
+            else "The model's answer is not the expected JSON",
+            style="bold magenta",
+        )
+        text.append(f" ({prediction.error}). Press t for the raw text.")
+    if review is not None:
+        if text:
+            text.append("\n")
+        text.append(f"Review: {review.status}", style="bold green" if review.is_truth else "bold")
+    return text
+
+
+class LabelsPane(Vertical):
+    """Outcome, labels list and the highlighted label's details."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="outcome")
+        yield OptionList(id="labels")
+        yield Static("", id="definition")
+
+    def show(self, entry: Entry | None, ontology: Ontology | None) -> None:
+        """Redraw for `entry`, keeping the highlighted label where it still exists."""
+        self._ontology = ontology
+        options = self.query_one("#labels", OptionList)
+        previous = None
+        if options.highlighted is not None and options.option_count:
+            previous = options.get_option_at_index(options.highlighted).id
+        options.clear_options()
+        self._shown: dict[str, Shown] = {}
+        if entry is None:
+            self.query_one("#outcome", Static).update("")
+            self.query_one("#definition", Static).update("")
+            return
+        self.query_one("#outcome", Static).update(outcome_text(entry))
+        labels = shown_labels(entry)
+        listed = entry.prediction is not None and entry.prediction.outcome == "labeled"
+        if listed or entry.review is not None:
+            for dimension in DIMENSIONS:
+                options.add_option(Option(Text(dimension, style="bold underline"), disabled=True))
+                mine = [shown for shown in labels if shown.dimension == dimension]
+                if not mine:
+                    options.add_option(Option(Text("  (none)", style="dim"), disabled=True))
+                for shown in mine:
+                    option_id = f"{dimension}:{shown.term}"
+                    self._shown[option_id] = shown
+                    options.add_option(Option(_prompt(shown, ontology), id=option_id))
+        if previous in self._shown:
+            options.highlighted = options.get_option_index(previous)
+        elif self._shown:
+            options.highlighted = options.get_option_index(next(iter(self._shown)))
+        self._describe()
+
+    @property
+    def highlighted(self) -> Shown | None:
+        """The label under the cursor."""
+        options = self.query_one("#labels", OptionList)
+        if options.highlighted is None or not options.option_count:
+            return None
+        return self._shown.get(options.get_option_at_index(options.highlighted).id or "")
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        self._describe()
+
+    def _describe(self) -> None:
+        shown = self.highlighted
+        ontology = getattr(self, "_ontology", None)
+        if shown is None:
+            self.query_one("#definition", Static).update("")
+            return
+        parts = [Text(shown.term, style="bold")]
+        crumb = breadcrumb(ontology, shown.term)
+        if crumb:
+            parts.append(Text(crumb, style="dim"))
+        term = ontology.get(shown.term) if ontology else None
+        if term is not None:
+            if term.definition:
+                parts.append(Text(term.definition))
+            if term.comment:
+                parts.append(Text(term.comment, style="italic"))
+        status = shown.label.status if shown.label else ("known" if term else "unverified")
+        if status in STATUS_NOTES:
+            parts.append(Text(f"{shown.term}: {STATUS_NOTES[status]}", style="bold red"))
+        if shown.label is not None and shown.label.confidence is not None:
+            parts.append(Text(f"confidence {shown.label.confidence:.1%}"))
+        self.query_one("#definition", Static).update(Group(*parts))

@@ -1,0 +1,80 @@
+"""Responsiveness benchmark: while the model labels a folder in the background, how long from
+a key press to the updated screen? Prints median and max over the presses.
+
+    python -m mlx_edugraph.tui.responsiveness [--model DIR] [--pages 40] [--presses 50]
+
+Without --model it uses the tiny demo model (built once, cached). The app runs headless under
+Textual's Pilot, so the figures are the app's own work (no terminal emulator in the loop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_MS = 100.0
+
+
+async def measure(model: Path, folder: Path, db: Path, presses: int) -> dict:
+    """Press j/k alternately while labeling runs; time each press to the redrawn list and
+    labels pane, and to the page image shown in the preview."""
+    from .app import ReviewApp, _shown_path
+    from .labeler import Settings
+    from .preview import Preview
+
+    app = ReviewApp([folder], Settings(model=str(model), db=db), image_mode="halfcell")
+    keys, images, during = [], [], 0
+    async with app.run_test(size=(160, 45)) as pilot:
+        while app._state != "running":
+            await pilot.pause(0.05)
+        preview = app.query_one(Preview)
+        for i in range(presses):
+            started = time.perf_counter()
+            await pilot.press("j" if i % 2 == 0 else "k")
+            keys.append(time.perf_counter() - started)
+            entry = app.current
+            while not preview.drawn.startswith(_shown_path(entry.ref.path)):
+                await asyncio.sleep(0.002)
+            images.append(time.perf_counter() - started)
+            during += app._state == "running"
+        done = app._done
+    return {"keys": keys, "images": images, "during": during, "labeled": done}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mlx_edugraph.tui.responsiveness")
+    parser.add_argument("--model", type=Path, help="MLX model folder (default: the demo model)")
+    parser.add_argument("--pages", type=int, default=40, help="worksheets labeled meanwhile")
+    parser.add_argument("--presses", type=int, default=50)
+    args = parser.parse_args(argv)
+
+    from mlx_edugraph.samples import write_samples
+    from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, demo_model
+
+    model = args.model or demo_model(log=lambda line: print(line, file=sys.stderr))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "ws"
+        write_samples(folder, args.pages, size=DEMO_PAGE_SIZE, seed=4000)
+        result = asyncio.run(measure(model, folder, Path(tmp) / "labels.sqlite", args.presses))
+    print(f"model: {model}")
+    print(
+        f"presses: {args.presses} (j/k), {result['during']} of them while labeling ran; "
+        f"{result['labeled']} pages labeled meanwhile"
+    )
+    for name, values in (
+        ("key -> list + labels", result["keys"]),
+        ("key -> page image", result["images"]),
+    ):
+        median, worst = statistics.median(values) * 1000, max(values) * 1000
+        verdict = "OK" if median < TARGET_MS else f"over the {TARGET_MS:.0f} ms target"
+        print(f"{name:22} median {median:6.1f} ms   max {worst:6.1f} ms   {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The list of worksheet pages, one row each with its state mark and least confidence."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from mlx_edugraph.worklist import Entry
+
+MARKS: dict[str, tuple[str, str]] = {
+    "queued": ("·", "dim"),
+    "labeling": ("…", "bold yellow"),
+    "labeled": ("✓", "green"),
+    "needs review": ("?", "bold magenta"),
+    "reviewed": ("★", "bold green"),
+    "unsupported": ("∅", "cyan"),
+    "error": ("✗", "bold red"),
+}
+"""State -> (mark, style): the glyph says the state at a glance, the word says it plainly."""
+
+
+def entry_key(entry: Entry) -> str:
+    return f"{entry.ref.path}\0{entry.ref.page}"
+
+
+def _cells(entry: Entry) -> tuple[Text, Text, Text]:
+    mark, style = MARKS[entry.state]
+    name = entry.ref.path.name + (f" p{entry.ref.page}" if entry.ref.page else "")
+    confidence = entry.confidence
+    shown = "" if confidence is None else f"{confidence:.0%}"
+    return Text(f"{mark} {entry.state}", style=style), Text(name), Text(shown, justify="right")
+
+
+class WorksheetList(DataTable):
+    """Worksheet pages; the highlighted row is the app's selection."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        self.add_column("state", key="state", width=14)
+        self.add_column("worksheet", key="name")
+        self.add_column("conf", key="conf", width=4)
+
+    def show(self, entries: list[Entry], keep: str | None = None) -> None:
+        """Replace the rows with `entries`, keeping the cursor on `keep` when it is listed."""
+        self.clear()
+        for entry in entries:
+            self.add_row(*_cells(entry), key=entry_key(entry))
+        if keep is not None and entries:
+            try:
+                self.move_cursor(row=self.get_row_index(keep), animate=False)
+            except Exception:  # the kept row was filtered out: stay at the top
+                self.move_cursor(row=0, animate=False)
+
+    def update_entry(self, entry: Entry) -> None:
+        """Redraw one row (its state or confidence changed); no-op when filtered out."""
+        key = entry_key(entry)
+        if key not in self.rows:
+            return
+        state, _, confidence = _cells(entry)
+        self.update_cell(key, "state", state)
+        self.update_cell(key, "conf", confidence)
+
+    @property
+    def selected_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return row_key.value
