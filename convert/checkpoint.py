@@ -13,6 +13,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlx_edugraph.remote_code import remote_code_refusal
+
 from .errors import ConvertError
 
 ARCHITECTURE = "Qwen3VLForConditionalGeneration"
@@ -105,6 +107,13 @@ def check_architecture(config: dict, where: str) -> None:
         )
 
 
+def check_no_remote_code(folder: Path, where: str) -> None:
+    """Refuse a checkpoint whose config files ask for code shipped with it (auto_map)."""
+    refusal = remote_code_refusal(folder, where)
+    if refusal:
+        raise ConvertError(refusal)
+
+
 def missing_files(names: Collection[str], tokenizer_config: dict | None) -> list[str]:
     """What a checkpoint needs beyond its config, described for people; [] when complete.
 
@@ -189,6 +198,7 @@ def inspect_checkpoint(folder: Path, where: str | None = None) -> Checkpoint:
     where = where or str(folder)
     config = read_config(folder)
     check_architecture(config, where)
+    check_no_remote_code(folder, where)
     names = {path.name for path in folder.iterdir()}
     tokenizer_config = read_json(folder / "tokenizer_config.json")
     missing = missing_files(names, tokenizer_config)

@@ -11,7 +11,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoint import check_architecture, missing_files, read_config, read_json
+from .checkpoint import (
+    check_architecture,
+    check_no_remote_code,
+    missing_files,
+    read_config,
+    read_json,
+)
 from .errors import ConvertError
 
 METADATA_PATTERNS = ["*.json", "*.jinja", "*.txt", "*.model", "*.tiktoken", "*.md", "LICENSE*"]
@@ -63,6 +69,7 @@ def download(repo_id: str, *, revision: str | None = None) -> Source:
         commit = meta.name
         config = read_config(meta)
         check_architecture(config, repo_id)
+        check_no_remote_code(meta, repo_id)
         try:
             plan = snapshot_download(
                 repo_id,

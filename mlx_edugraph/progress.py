@@ -20,7 +20,7 @@ class Progress:
     """Redraws one line on a terminal; prints one line per step elsewhere (logs, CI)."""
 
     total: int
-    stream: TextIO = sys.stderr
+    stream: TextIO = field(default_factory=lambda: sys.stderr)  # the stderr of now, not import
     width: int = 24
     done: int = 0
     started: float = field(default_factory=time.monotonic)

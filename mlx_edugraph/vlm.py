@@ -76,7 +76,13 @@ class Encoded:
 
 
 def load(path_or_repo: str) -> VLM:
-    """Load an MLX model folder or Hugging Face repo id. Remote code is never run."""
+    """Load an MLX model folder or Hugging Face repo id. Remote code is never run: a model
+    that asks for it is refused (`RemoteCodeRefused`)."""
+    from mlx_vlm.utils import get_model_path
+
+    from .remote_code import refuse_remote_code
+
+    refuse_remote_code(get_model_path(path_or_repo), str(path_or_repo))
     model, processor = _load(path_or_repo, trust_remote_code=False)
     return VLM(model, processor, str(path_or_repo))
 

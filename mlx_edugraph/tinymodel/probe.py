@@ -39,7 +39,7 @@ def probe(
     from mlx_vlm import generate, load
     from mlx_vlm.prompt_utils import apply_chat_template
 
-    model, processor = load(str(model_dir))
+    model, processor = load(str(model_dir), trust_remote_code=False)
     prompt = apply_chat_template(processor, model.config, "", num_images=1)
     results = []
     for kind in kinds:

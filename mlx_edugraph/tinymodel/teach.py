@@ -65,7 +65,7 @@ def teach(
     say = log or (lambda _: None)
     started = time.perf_counter()
 
-    model, processor = load(checkpoint)
+    model, processor = load(checkpoint, trust_remote_code=False)
     model.update(tree_map(lambda p: p.astype(mx.float32), model.parameters()))
     pages, prefix = prepare_pages(model, processor, answers, size=size, seeds=seeds)
     say(f"{len(pages)} pages prepared in {time.perf_counter() - started:.1f} s")
