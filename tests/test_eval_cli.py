@@ -202,14 +202,13 @@ def test_store_reviews_are_the_default_truth(
             store.put_review(
                 review_from(prediction, "accepted", labels if kind != "picture" else None)
             )
-    result = run_eval(
-        "--db", db, "--ontology", ONTOLOGY_V04_RDF, "--json", "--model", taught_mlx_model
-    )
-    data = figures(result)
-    assert data["pages"] == 5
-    assert data["exact_match"] == 0.4
-    assert data["dimensions"]["Area"]["scores"]["missed"] == [["IntegerAddition", 1]]
-    assert "reviews in" in data["settings"]["ground truth"]
+    for extra in (["--model", str(taught_mlx_model)], ["--latest"]):
+        result = run_eval("--db", db, "--ontology", ONTOLOGY_V04_RDF, "--json", *extra)
+        data = figures(result)
+        assert data["pages"] == 5, extra
+        assert data["exact_match"] == 0.4
+        assert data["dimensions"]["Area"]["scores"]["missed"] == [["IntegerAddition", 1]]
+        assert "reviews in" in data["settings"]["ground truth"]
 
 
 def test_edugraph_meta_json_truth(perfect_run, workspace: Path, taught_mlx_model) -> None:

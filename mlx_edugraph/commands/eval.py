@@ -45,6 +45,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="the model to evaluate (default: the model `mlx-edugraph convert` writes)",
     )
     parser.add_argument(
+        "--latest",
+        action="store_true",
+        help="score each reviewed page's newest stored prediction, whichever model made it "
+        "(labels nothing)",
+    )
+    parser.add_argument(
         "--prompt-from",
         metavar="MODEL|FILE",
         help="supply the prompt to --model (or to B with --compare), for a base model whose "
@@ -185,11 +191,13 @@ def _settings(args: argparse.Namespace, ontology, **extra: str) -> dict[str, str
 def _evaluate(args: argparse.Namespace) -> int:
     from ..eval_report import term_charts
     from ..eval_tables import evaluation_sections
-    from ..evaluation import evaluate, plan
+    from ..evaluation import Unmatched, evaluate, plan
     from ..fingerprint import model_fingerprint
     from ..model_info import model_info
     from ..truth import TruthError, read_truth, truth_from_reviews
 
+    if args.latest and (args.truth or args.model or args.prompt_from):
+        raise Failure("--latest scores the store's reviews alone; drop --truth, --model")
     truth = []
     if args.truth:  # read first: a malformed file fails before any download or model load
         try:
@@ -209,22 +217,35 @@ def _evaluate(args: argparse.Namespace) -> int:
                 )
         refs = _refs(args.paths) if args.paths else None
         engine = None
-        model, prompt = _model(args.model), _prompt(args)
-        if prompt is not None or not Path(model).is_dir():
-            # The fingerprint of a repo id or of a supplied prompt is known once loaded.
-            engine = _engine(model, args, ontology, prompt)
-            fingerprint = engine.provenance.model_fingerprint
-        else:
-            fingerprint = model_fingerprint(Path(model))
-        described = model
-        models = [model_info(model, fingerprint, prompt.origin if prompt else "")]
+        models = []
+        if args.latest:
+            described = "the newest prediction of each page, by any model"
 
-        def find(sha256: str, page: int):
-            return store.get(sha256, page, fingerprint)
+            def find(sha256: str, page: int):
+                return store.latest(sha256, page)
+        else:
+            model, prompt = _model(args.model), _prompt(args)
+            if prompt is not None or not Path(model).is_dir():
+                # The fingerprint of a repo id or of a supplied prompt is known once loaded.
+                engine = _engine(model, args, ontology, prompt)
+                fingerprint = engine.provenance.model_fingerprint
+            else:
+                fingerprint = model_fingerprint(Path(model))
+            described = model
+            models = [model_info(model, fingerprint, prompt.origin if prompt else "")]
+
+            def find(sha256: str, page: int):
+                return store.get(sha256, page, fingerprint)
 
         planned = plan(truth, store, find, refs)
         if planned.to_label:
-            _label(planned, engine or _engine(model, args, ontology, prompt), store)
+            if args.latest:
+                planned.unmatched += [
+                    Unmatched(item.origin, "no stored prediction (or only an error)")
+                    for item, _ in planned.to_label.values()
+                ]
+            else:
+                _label(planned, engine or _engine(model, args, ontology, prompt), store)
         result = evaluate(
             planned.matched,
             ontology=ontology if args.hierarchy else None,
@@ -261,8 +282,8 @@ def _compare(args: argparse.Namespace) -> int:
     from ..eval_tables import comparison_sections
     from ..progress import Progress
 
-    if args.truth or args.model:
-        raise Failure("--compare compares models A and B; drop --truth, --model")
+    if args.truth or args.latest or args.model:
+        raise Failure("--compare compares models A and B; drop --truth, --latest, --model")
     if not args.paths:
         raise Failure("--compare needs worksheet files or folders to compare the models on")
     ontology = _ontology(args)
