@@ -1,9 +1,9 @@
 """Score a model's predictions against ground truth: the figures of `mlx-edugraph eval`.
 
 `evaluate` is pure: it takes truth items matched with predictions and computes every figure.
-`match_truth` does the matching: it finds each true page's prediction in the store and labels
-the pages the model has not seen yet (resuming, like `label`), so an evaluation can be
-interrupted and run again at no extra cost.
+`plan` does the matching: it finds each true page's prediction in the store (by content, so
+renamed files still match); `label_planned` labels the pages the model has not seen yet
+(resuming, like `label`), so an evaluation can be interrupted and run again at no extra cost.
 """
 
 from __future__ import annotations
@@ -202,9 +202,10 @@ def plan(
                 given.setdefault((sha256, ref.page), ref)
     seen: set[tuple[str, int]] = set()
     for item in truth:
-        sha256 = item.sha256 or (_sha256(item.path) if item.path else "")
-        if not sha256:
-            result.unmatched.append(Unmatched(item.origin, f"no such worksheet file: {item.path}"))
+        try:
+            sha256 = item.sha256 or file_sha256(item.path)
+        except WorksheetError as exc:
+            result.unmatched.append(Unmatched(item.origin, f"{item.path}: {exc}"))
             continue
         key = (sha256, item.page)
         if key in seen:

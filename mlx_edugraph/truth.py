@@ -114,6 +114,8 @@ def read_jsonl(path: Path) -> list[TruthItem]:
         page = record.get("page", 0)
         if not isinstance(page, int) or page < 0:
             raise TruthError(f'{where}: "page" must be a page number, got {page!r}')
+        if image.lower().endswith(".pdf") and page == 0:
+            raise TruthError(f'{where}: a PDF needs "page": the 1-based page number')
         labels, unsupported = read_labels(record, where)
         items.append(TruthItem(labels, where, path.parent / image, page, "", unsupported))
     if not items:

@@ -80,7 +80,7 @@ def test_plan_matches_by_content_and_explains_what_it_leaves_out(tmp_path: Path)
     reasons = {u.origin: u.reason for u in planned.unmatched}
     assert reasons == {
         "c": "not among the given worksheets",
-        "gone": f"no such worksheet file: {tmp_path / 'gone.png'}",
+        "gone": f"{tmp_path / 'gone.png'}: cannot read file: No such file or directory",
         "twice": "the same page is listed twice",
     }
 

@@ -107,6 +107,7 @@ def test_store_reviews_are_truth_when_settled() -> None:
         (['{"Area": ["X"]}'], 'line 1: needs "path" or "image"'),
         (['{"path": "a.png", "Area": [1, 2]}'], "line 1: Area must be a list of term names"),
         (['{"path": "a.png", "page": -1}'], 'line 1: "page" must be a page number'),
+        (['{"path": "a.pdf", "Area": []}'], 'line 1: a PDF needs "page"'),
         (['{"path": "a.png", "Error": "Oops"}'], 'line 1: Error must be "UnsupportedMaterial"'),
         (
             ['{"path": "a.png", "Error": "UnsupportedMaterial", "Area": ["X"]}'],
