@@ -63,3 +63,14 @@ def test_help_does_not_import_mlx_or_textual() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "HEAVY []" in out.stdout, out.stdout
     assert "label" in out.stdout
+
+
+def test_tui_first_paint_needs_no_mlx() -> None:
+    """The app module (everything up to the first paint) imports neither MLX nor rdflib."""
+    probe = (
+        "import sys\n"
+        "from mlx_edugraph.tui.app import ReviewApp\n"
+        "print('HEAVY', [m for m in ('mlx', 'mlx_vlm', 'rdflib', 'torch') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in out.stdout, out.stdout

@@ -229,3 +229,16 @@ def test_export_command_writes_label_studio_predictions(labeled_db: Path, tmp_pa
     areas = [r["value"]["choices"] for r in addition["result"] if r["from_name"] == "Area"]
     assert areas == [["IntegerAddition"]]
     assert by_name["001-addition.png0"]["meta"]["source"] in ("predicted", "accepted", "corrected")
+
+
+@pytest.mark.reliability("Trust and safety", "research-use notice in the TUI")
+def test_research_notice_is_shown_once_at_start(folder: Path, tmp_path, outcome) -> None:
+    async def run() -> None:
+        app = make_app(folder, tmp_path / "labels.sqlite", None)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: app.entries)
+            notices = [n.message for n in app._notifications if "Research use" in n.title]
+            assert len(notices) == 1
+            outcome(f"a notification at start: {notices[0]}")
+
+    asyncio.run(run())

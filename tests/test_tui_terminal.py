@@ -33,6 +33,25 @@ class Tmux:
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "app")
 
+    def ended(self, timeout: float = 20.0) -> bool:
+        """True once the app's session is gone (it ends with the app)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            listed = subprocess.run(
+                [*self.base, "list-sessions", "-F", "#S"], capture_output=True, text=True
+            )
+            if "app" not in listed.stdout.split():
+                return True
+            time.sleep(0.3)
+        return False
+
+    def wait_gone(self, text: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text in self.screen():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} stayed on screen:\n{self.screen()}")
+            time.sleep(0.2)
+
     def wait_for(self, text: str, timeout: float = 120.0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -43,26 +62,36 @@ class Tmux:
         raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
 
 
-def test_app_in_a_real_terminal(taught_mlx_model: Path, tmp_path: Path, user_home: Path) -> None:
-    folder = tmp_path / "ws"
-    write_samples(folder, 3, size=DEMO_PAGE_SIZE, kinds=("addition", "multiplication", "picture"))
-    db = tmp_path / "labels.sqlite"
+def _command(folder: Path, db: Path, *extra: str) -> str:
     command = [
         sys.executable,
         "-m",
         "mlx_edugraph",
         "tui",
         str(folder),
-        "--model",
-        str(taught_mlx_model),
-        "--ontology",
-        str(ONTOLOGY_V04_TTL),
         "--db",
         str(db),
+        "--ontology",
+        str(ONTOLOGY_V04_TTL),
         "--image",
         "halfcell",
+        *extra,
     ]
     env = f"MLX_EDUGRAPH_HOME={shlex.quote(os.environ['MLX_EDUGRAPH_HOME'])} TERM=xterm-256color"
+    return f"env {env} {shlex.join(command)}"
+
+
+@pytest.mark.reliability("Interruptions", "TUI killed mid-review (kill -9), then restarted")
+def test_app_in_a_real_terminal(
+    taught_mlx_model: Path, tmp_path: Path, user_home: Path, outcome
+) -> None:
+    from mlx_edugraph.store import Store
+    from mlx_edugraph.worksheets import file_sha256
+
+    folder = tmp_path / "ws"
+    kinds = ("addition", "multiplication", "picture")
+    paths = write_samples(folder, 3, size=DEMO_PAGE_SIZE, kinds=kinds)
+    db = tmp_path / "labels.sqlite"
     tmux = Tmux(f"mlx-edugraph-test-{os.getpid()}")
     tmux(
         "new-session",
@@ -73,22 +102,55 @@ def test_app_in_a_real_terminal(taught_mlx_model: Path, tmp_path: Path, user_hom
         "160",
         "-y",
         "45",
-        f"env {env} {shlex.join(command)}",
+        _command(folder, db, "--model", str(taught_mlx_model)),
     )
     try:
         screen = tmux.wait_for("IntegerAddition")  # the first page, labeled by the model
         assert "001-addition.png" in screen and "Area" in screen
         tmux.wait_for("3/3 idle")
         tmux("send-keys", "-t", "app", "j")
-        screen = tmux.wait_for("IntegerMultiplication")
+        tmux.wait_for("IntegerMultiplication")
         tmux("send-keys", "-t", "app", "?")
         tmux.wait_for("Research use only")
-        tmux("send-keys", "-t", "app", "Escape")
+        tmux("send-keys", "-t", "app", "?")  # closes help (Escape + a key would read as alt+key)
+        tmux.wait_gone("Research use only")
+
+        # Review: accept the multiplication page, flag the picture; both confirmed on screen.
+        tmux("send-keys", "-t", "app", "a")
+        tmux.wait_for("★ reviewed")
+        tmux("send-keys", "-t", "app", "f")
+        screen = tmux.wait_for("Review: flagged")
+        pid = int(tmux("display-message", "-p", "-t", "app", "#{pane_pid}"))
+        os.kill(pid, 9)  # no chance to clean up
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+        with Store(db) as store:
+            accepted = store.review(file_sha256(paths[1]), 0)
+            flagged = store.review(file_sha256(paths[2]), 0)
+        assert accepted.status == "accepted" and flagged.status == "flagged"
+
+        # Restarted without a model: the reviews are there.
+        tmux.ended()  # the session closed with its killed app
+        tmux(
+            "new-session",
+            "-d",
+            "-s",
+            "app",
+            "-x",
+            "160",
+            "-y",
+            "45",
+            _command(folder, db, "--no-label"),
+        )
+        screen = tmux.wait_for("★ reviewed")
+        assert "? needs review" in screen  # the flagged page
+        outcome(
+            "both review actions confirmed on screen before the kill are in the store "
+            "(accepted, flagged) and shown after a restart"
+        )
         tmux("send-keys", "-t", "app", "q")
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and "app" in tmux("list-sessions", "-F", "#S"):
-            time.sleep(0.3)
-    except subprocess.CalledProcessError:
-        pass  # the session ended with the app: list-sessions fails once the server is gone
+        assert tmux.ended(), "q did not quit the app"
     finally:
         subprocess.run([*tmux.base, "kill-server"], capture_output=True)

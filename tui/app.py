@@ -503,10 +503,7 @@ class ReviewApp(App):
         self.push_screen(ExportScreen(Path.cwd() / "labels-reviewed.jsonl"), chosen)
 
     def action_help(self) -> None:
-        keys = [
-            (b.key.replace("question_mark", "?").replace("slash", "/"), b.description)
-            for b in self.BINDINGS
-        ]
+        keys = [(_key_names(b.key), b.description) for b in self.BINDINGS]
         keys += [
             ("j / k, arrows", "Move in the list"),
             ("tab", "Switch list / labels"),
@@ -518,7 +515,13 @@ class ReviewApp(App):
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
             action = getattr(self, f"action_{binding.action}")
-            yield SystemCommand(binding.description, f"key: {binding.key}", action)
+            yield SystemCommand(binding.description, f"key: {_key_names(binding.key)}", action)
+
+
+def _key_names(keys: str) -> str:
+    """A binding's keys as people write them: "plus,i" -> "+ / i"."""
+    names = {"question_mark": "?", "slash": "/", "plus": "+", "delete": "del"}
+    return " / ".join(names.get(key, key) for key in keys.split(","))
 
 
 def _matches(entry: Entry, needle: str) -> bool:
