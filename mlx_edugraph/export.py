@@ -67,6 +67,15 @@ def safe_cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
+def _utf8_with_escapes(text: str) -> bytes:
+    """UTF-8 for a spreadsheet: the bytes of a file name that is not UTF-8 appear as \\x.."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace").encode()
+
+
 def to_csv(predictions: Iterable[Prediction]) -> str:
     """One row per worksheet page; each dimension's terms joined with ';'."""
     buffer = io.StringIO()
@@ -97,8 +106,7 @@ def export(predictions: Iterable[Prediction], path: Path, fmt: str = "jsonl") ->
     if fmt == "jsonl":
         data = to_jsonl(records).encode()
     elif fmt == "csv":
-        # A file name that is not UTF-8 appears with \x.. escapes in the spreadsheet.
-        data = to_csv(records).encode("utf-8", "backslashreplace")
+        data = _utf8_with_escapes(to_csv(records))
     else:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     path = Path(path)

@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mlx_edugraph.export import export
 from mlx_edugraph.samples import make_worksheet
+from mlx_edugraph.store import Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, TAUGHT_ANSWERS
 from mlx_edugraph.worksheets import WorksheetRef, discover, load
 from tests.conftest import ONTOLOGY_V04_RDF
@@ -339,7 +341,14 @@ def test_odd_file_names_are_kept_exactly(run: Run, outcome) -> None:
     with sqlite3.connect(run.db) as db:
         stored = {os.fsdecode(p) for (p,) in db.execute("SELECT path FROM worksheet_paths")}
     assert {str(run.folder / name) for name in ODD_NAMES} <= stored
-    outcome("labeled; each path exact in the store and the export (non-UTF-8 bytes kept)")
+    with Store(run.db) as store:
+        export(store.predictions(), run.db.parent / "labels.csv", "csv")
+    text = (run.db.parent / "labels.csv").read_bytes().decode("utf-8")
+    assert "caf\\xe9-latin1.png" in text and '"' + str(run.folder / "new\nline.png") in text
+    outcome(
+        "labeled; each path exact in the store and the JSONL export (non-UTF-8 bytes kept), "
+        "shown as \\x.. escapes in the CSV, which stays UTF-8"
+    )
 
 
 @pytest.mark.reliability("Inputs", "the same image twice under two names")
@@ -359,7 +368,9 @@ def test_same_image_twice_is_labeled_once_under_both_names(run: Run, outcome) ->
     outcome("labeled once (one store row); both names recorded and exported under their own name")
 
 
-@pytest.mark.reliability("Inputs", "unreadable file (no read permission)")
+@pytest.mark.reliability(
+    "Inputs", "unreadable file (mode 000; as root the run drops CAP_DAC_OVERRIDE via setpriv)"
+)
 def test_file_without_read_permission(run: Run, outcome) -> None:
     if not run.permissions_apply:
         pytest.skip("running as root without setpriv: file permissions do not stop root")
