@@ -242,3 +242,37 @@ def test_research_notice_is_shown_once_at_start(folder: Path, tmp_path, outcome)
             outcome(f"a notification at start: {notices[0]}")
 
     asyncio.run(run())
+
+
+def test_pause_resume_cancel_and_rerun(taught_mlx_model: Path, tmp_path) -> None:
+    folder = tmp_path / "many"
+    write_samples(folder, 24, size=DEMO_PAGE_SIZE, kinds=KINDS, seed=800)
+
+    async def run() -> None:
+        app = make_app(folder, tmp_path / "labels.sqlite", taught_mlx_model)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: app._state == "running")
+            await pilot.press("p")
+            await wait_for(pilot, lambda: app._state == "paused")
+            paused_at = app._done
+            await pilot.pause(0.5)
+            assert app._done <= paused_at + 1  # at most the page in flight
+            await pilot.press("p")
+            await wait_for(pilot, lambda: app._done > paused_at + 1)
+            await pilot.press("c")
+            await wait_for(pilot, lambda: app._state == "cancelled")
+            labeled = sum(e.prediction is not None for e in app.entries)
+            assert 0 < labeled < 24
+            await pilot.pause(0.3)
+            assert sum(e.prediction is not None for e in app.entries) == labeled
+
+            select(app, "001-addition.png")
+            first = app.current.prediction
+            await pilot.press("r")  # re-run one page: a new prediction, same answer
+            await wait_for(pilot, lambda: app.current.prediction is not first)
+            assert app.current.prediction.raw_text == first.raw_text
+
+            await pilot.press("l")  # label the rest
+            await wait_for(pilot, lambda: all_labeled(app))
+
+    asyncio.run(run())
