@@ -317,19 +317,35 @@ def test_300_page_pdf_is_streamed_and_pages_chosen(run: Run, outcome) -> None:
     )
 
 
+PEAK_GROWTH = """
+import resource, sys
+from pathlib import Path
+from mlx_edugraph.worksheets import WorksheetRef, load
+
+def peak():  # ru_maxrss: bytes on macOS, KiB on Linux
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+pdf, pages = Path(sys.argv[1]), int(sys.argv[2])
+for page in range(1, 11):
+    load(WorksheetRef(pdf, page))
+before = peak()
+for page in range(11, pages + 1):
+    load(WorksheetRef(pdf, page))
+print(peak() - before)
+"""
+"""Peak memory growth from page 10 to the last, in a fresh process (nothing else in it)."""
+
+
 def _peak_memory_growth(pdf: Path) -> float:
-    import resource
-
-    def peak() -> float:
-        scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB here
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
-
-    for page in range(1, 11):
-        load(WorksheetRef(pdf, page))
-    before = peak()
-    for page in range(11, PDF_PAGES + 1):
-        load(WorksheetRef(pdf, page))
-    return peak() - before
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_GROWTH, str(pdf), str(PDF_PAGES)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return float(result.stdout)
 
 
 @pytest.mark.reliability("Inputs", "file names with spaces, unicode, newlines, non-UTF-8 bytes")
