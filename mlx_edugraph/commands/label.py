@@ -163,6 +163,8 @@ def main(args: argparse.Namespace) -> int:
     for line in summary.lines():
         print(line, file=sys.stderr)
     if args.demo:
+        for prediction in results:  # show the demo's answers: there is no --out to read them in
+            print(f"  {Path(prediction.path).name}: {_answer_line(prediction)}", file=sys.stderr)
         print("(tiny demo model: labels are for trying the tool, not for use)", file=sys.stderr)
     if args.out:
         fmt = args.format or ("csv" if args.out.suffix.lower() == ".csv" else "jsonl")
@@ -175,3 +177,12 @@ def main(args: argparse.Namespace) -> int:
             return 1
         print(f"wrote {count} record(s) to {args.out}", file=sys.stderr)
     return 1 if missing else 0
+
+
+def _answer_line(prediction) -> str:
+    """One page's labels on a line: `Area A | Scope B, C | Ability D`, or its outcome."""
+    from ..prediction import DIMENSIONS
+
+    if prediction.outcome != "labeled":
+        return prediction.outcome + (f": {prediction.error}" if prediction.error else "")
+    return " | ".join(f"{d} {', '.join(prediction.terms(d)) or '-'}" for d in DIMENSIONS)
