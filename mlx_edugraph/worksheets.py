@@ -78,12 +78,15 @@ def discover(paths: Iterable[Path | str], *, pages: range | None = None) -> Iter
 
 def _discover_folder(folder: Path, pages: range | None) -> Iterator[WorksheetRef]:
     files: list[Path] = []
-    for root, dirs, names in os.walk(folder, followlinks=False):
+    unlisted: list[OSError] = []
+    for root, dirs, names in os.walk(folder, followlinks=False, onerror=unlisted.append):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         files.extend(Path(root) / n for n in names if not n.startswith("."))
-    for path in sorted(files):
-        if path.suffix.lower() in IMAGE_SUFFIXES | PDF_SUFFIXES | HEIF_SUFFIXES:
-            yield from _refs_for_file(path, pages)
+    suffixes = IMAGE_SUFFIXES | PDF_SUFFIXES | HEIF_SUFFIXES
+    found = [path for path in files if path.suffix.lower() in suffixes]
+    # A folder that cannot be listed is not skipped in silence: its ref's error says so.
+    for path in sorted(found + [Path(error.filename) for error in unlisted]):
+        yield from _refs_for_file(path, pages)
 
 
 def _refs_for_file(path: Path, pages: range | None) -> Iterator[WorksheetRef]:
@@ -139,6 +142,8 @@ def file_sha256(path: Path) -> str:
 
 
 def _read_problem(path: Path, exc: OSError) -> str:
+    if path.is_dir():
+        return f"folder cannot be read ({exc.strerror}): the worksheets in it are not labeled"
     if exc.errno == errno.ELOOP:
         return "symbolic link loop: the link never reaches a file"
     if exc.errno == errno.ENOENT and path.is_symlink():

@@ -97,6 +97,9 @@ def write_messy_folder(folder: Path) -> None:
     shutil.copyfile(folder / "twin-a.png", folder / "twin-b.png")
     _worksheet("addition", 1).save(folder / "locked.png")
     (folder / "locked.png").chmod(0)
+    (folder / "locked-folder").mkdir()
+    _worksheet("addition", 2).save(folder / "locked-folder" / "inside.png")
+    (folder / "locked-folder").chmod(0)
     os.mkfifo(folder / "fifo.png")
     os.symlink("loop-b.png", folder / "loop-a.png")
     os.symlink("loop-a.png", folder / "loop-b.png")
@@ -393,3 +396,12 @@ def test_file_without_read_permission(run: Run, outcome) -> None:
     error = _error(run, "locked.png")
     assert error.startswith("permission denied")
     outcome(f"error record, batch goes on: {error}")
+
+
+@pytest.mark.reliability("Inputs", "unreadable folder (mode 000) inside the folder")
+def test_folder_without_read_permission(run: Run, outcome) -> None:
+    if not run.permissions_apply:
+        pytest.skip("running as root without setpriv: file permissions do not stop root")
+    error = _error(run, "locked-folder")
+    assert "folder cannot be read" in error
+    outcome(f"error record naming the folder, batch goes on: {error}")
