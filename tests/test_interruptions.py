@@ -9,6 +9,7 @@ import errno
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import sqlite3
@@ -144,6 +145,42 @@ def test_two_processes_share_one_store(taught_mlx_model: Path, tmp_path: Path, o
     outcome(
         "both finish (SQLite WAL, busy timeout); integrity_check ok; 6 rows, no duplicates; "
         "both exports hold the same 6 records"
+    )
+
+
+def _small_files() -> None:
+    """In the child: files may not grow past 128 KiB (writes then fail with EFBIG, as on a full
+    disk or over a quota); the store outgrows that after a few pages."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (128 << 10, 128 << 10))
+
+
+@pytest.mark.reliability("Interruptions", "store write fails mid-run (file size limit), rerun")
+def test_store_write_failure_stops_cleanly_and_the_rerun_goes_on(
+    folder: Path, taught_mlx_model: Path, reference: Path, tmp_path: Path, capsys, outcome
+) -> None:
+    db = tmp_path / "labels.sqlite"
+    command = [
+        sys.executable,
+        "-m",
+        "mlx_edugraph",
+        *label_args(folder, taught_mlx_model, db, tmp_path / "x.jsonl"),
+    ]
+    result = subprocess.run(
+        command, preexec_fn=_small_files, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    (message,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert str(db) in message and "run the same command again" in message
+    saved = stored_rows(db)
+    assert 0 < len(saved) < 16
+
+    assert cli_main(label_args(folder, taught_mlx_model, db, tmp_path / "a.jsonl")) == 0
+    assert f"skipped (already labeled) {len(saved)}" in capsys.readouterr().err
+    assert set(saved) <= set(stored_rows(db))
+    assert comparable(tmp_path / "a.jsonl") == comparable(reference)
+    outcome(
+        "exit 1 without a traceback: the error names the store, says the pages done are saved "
+        "and to run again; the rerun keeps them and its export equals an uninterrupted run's"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -152,13 +153,21 @@ def main(args: argparse.Namespace) -> int:
     summary = Summary()
     results = []
     with store:
-        for event in run(refs, engine, store, redo=args.redo):
-            seconds = event.prediction.timings.total_s if event.status == "labeled" else None
-            progress.update(event.ref.label, model_seconds=seconds)
-            summary.add(event.status, event.prediction.outcome, seconds)
-            if event.status == "error":
-                print(f"\nerror: {event.ref.label}: {event.prediction.error}", file=sys.stderr)
-            results.append(event.prediction)
+        try:
+            for event in run(refs, engine, store, redo=args.redo):
+                seconds = event.prediction.timings.total_s if event.status == "labeled" else None
+                progress.update(event.ref.label, model_seconds=seconds)
+                summary.add(event.status, event.prediction.outcome, seconds)
+                if event.status == "error":
+                    print(f"\nerror: {event.ref.label}: {event.prediction.error}", file=sys.stderr)
+                results.append(event.prediction)
+        except sqlite3.Error as exc:  # a full disk or a quota: stop, saying what is safe
+            print(
+                f"\nerror: cannot write to the store {store.path} ({exc}); the {len(results)} "
+                "page(s) done before are saved in it: run the same command again to go on",
+                file=sys.stderr,
+            )
+            return 1
         progress.close()
     for line in summary.lines():
         print(line, file=sys.stderr)
