@@ -43,11 +43,12 @@ def prepare_pages(
     """One page per (kind, seed); also the token prefix all pages share (up to the image)."""
     import mlx.core as mx
     import mlx.nn as nn
-    from mlx_vlm.prompt_utils import apply_chat_template
-    from mlx_vlm.utils import prepare_inputs
 
-    # No system message and an image-only user turn: the template adds the system prompt.
-    prompt = apply_chat_template(processor, model.config, "", num_images=1)
+    from mlx_edugraph import vlm
+
+    # Exactly the prompt and inputs inference builds (the template adds the system prompt).
+    loaded = vlm.VLM(model, processor, "teaching")
+    prompt = vlm.render_prompt(loaded)
     tokenizer = processor.tokenizer
     end = tokenizer.convert_tokens_to_ids("<|im_end|>")
     vision = model.vision_tower
@@ -61,23 +62,17 @@ def prepare_pages(
         for kind, answer in answers.items():
             answer_ids = tokenizer.encode(answer, add_special_tokens=False) + [end]
             for seed in seeds:
-                inputs = prepare_inputs(
-                    processor,
-                    images=[make_worksheet(kind, size=size, seed=seed)],
-                    prompts=[prompt],
-                    image_token_index=model.config.image_token_index,
-                )
-                last, deepstack = vision(
-                    inputs["pixel_values"].astype(dtype), inputs["image_grid_thw"]
-                )
+                inputs = vlm.encode(loaded, prompt, make_worksheet(kind, size=size, seed=seed))
+                grid = inputs.extra["image_grid_thw"]
+                last, deepstack = vision(inputs.pixel_values.astype(dtype), grid)
                 mx.eval(last, deepstack)
-                prompt_ids = inputs["input_ids"][0].tolist()
+                prompt_ids = inputs.input_ids[0].tolist()
                 pages.append(
                     TeachingPage(
                         kind=kind,
                         ids=prompt_ids + answer_ids,
                         answer_start=len(prompt_ids),
-                        grid_thw=tuple(inputs["image_grid_thw"][0].tolist()),
+                        grid_thw=tuple(grid[0].tolist()),
                         vision_last=last,
                         vision_deepstack=list(deepstack),
                     )

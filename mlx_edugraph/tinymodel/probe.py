@@ -1,7 +1,8 @@
-"""Ask an MLX checkpoint about sample worksheets with greedy decoding, through mlx-vlm.
+"""Ask an MLX checkpoint about sample worksheets with greedy decoding.
 
-This is how the demo build and the tests check that a taught model survived conversion; it
-uses mlx-vlm's public `load`, `apply_chat_template` and `generate` the way a user would.
+This is how the demo build and the tests check that a taught model survived conversion. It
+decodes through `mlx_edugraph.vlm` without the engine's prefix reuse or answer grammar, so a
+taught answer must come from the weights alone.
 """
 
 from __future__ import annotations
@@ -36,26 +37,22 @@ def probe(
     """Greedy answers of the model in `model_dir` for each (kind, seed) sample page."""
     import time
 
-    from mlx_vlm import generate, load
-    from mlx_vlm.prompt_utils import apply_chat_template
+    from mlx_edugraph import vlm
 
-    model, processor = load(str(model_dir), trust_remote_code=False)
-    prompt = apply_chat_template(processor, model.config, "", num_images=1)
+    loaded = vlm.load(str(model_dir))
+    prompt = vlm.render_prompt(loaded)
+    stops = loaded.stop_token_ids
     results = []
     for kind in kinds:
         for seed in seeds:
-            page = make_worksheet(kind, size=size, seed=seed)
             started = time.perf_counter()
-            out = generate(
-                model,
-                processor,
-                prompt,
-                image=[page],
-                max_tokens=max_tokens,
-                temperature=0.0,
-                verbose=False,
-            )
-            results.append(
-                ProbeResult(kind, seed, out.text, out.prompt_tokens, time.perf_counter() - started)
-            )
+            encoded = vlm.encode(loaded, prompt, make_worksheet(kind, size=size, seed=seed))
+            tokens = []
+            for step in vlm.generate(loaded, encoded, max_tokens=max_tokens):
+                if step.token in stops:
+                    break
+                tokens.append(step.token)
+            text = vlm.decode(loaded, tokens)
+            seconds = time.perf_counter() - started
+            results.append(ProbeResult(kind, seed, text, encoded.prompt_tokens, seconds))
     return results

@@ -56,7 +56,8 @@ def teach(
     import mlx.nn as nn
     import mlx.optimizers as optim
     from mlx.utils import tree_flatten, tree_map
-    from mlx_vlm import load
+
+    from mlx_edugraph import vlm
 
     checkpoint, dest = Path(checkpoint), Path(dest)
     if dest.exists() and any(dest.iterdir()):
@@ -65,7 +66,8 @@ def teach(
     say = log or (lambda _: None)
     started = time.perf_counter()
 
-    model, processor = load(checkpoint, trust_remote_code=False)
+    loaded = vlm.load(str(checkpoint))
+    model, processor = loaded.model, loaded.processor
     model.update(tree_map(lambda p: p.astype(mx.float32), model.parameters()))
     pages, prefix = prepare_pages(model, processor, answers, size=size, seeds=seeds)
     say(f"{len(pages)} pages prepared in {time.perf_counter() - started:.1f} s")
