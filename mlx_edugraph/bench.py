@@ -132,9 +132,9 @@ def run_bench(
         else:
             result.naive.append(_naive(engine, page, naive_tokens, fixed, text_tokens))
         result.ours.append(_ours(engine, page))
-        done = result.naive[-1].total_s if not problem else float("nan")
+        naive = "skipped" if problem else f"{result.naive[-1].total_s:.2f} s"
         log(
-            f"[{number}/{len(pages)}] {page.name} ({size}): naive {done:.2f} s, "
+            f"[{number}/{len(pages)}] {page.name} ({size}): naive {naive}, "
             f"ours {result.ours[-1].total_s:.2f} s"
         )
     _folder_pass(engine, pages, result)
@@ -325,7 +325,7 @@ def format_table(result: BenchResult) -> str:
         else f"the model stops itself (naive: end of turn, max {NAIVE_MAX_TOKENS} tokens; "
         "ours: the answer's closing brace)"
     )
-    out.append(f"model: {result.model} (weights {result.weights_gb:.3f} GB); {fixed}")
+    out.append(f"model: {result.model} (weights {1000 * result.weights_gb:,.1f} MB); {fixed}")
     out.append(f"model load: {result.load_s:.2f} s (once per process, not in the table)")
     out.append(
         f"ours as a folder ({result.folder_pages} pages, prefetch on): "

@@ -96,11 +96,11 @@ class Engine:
         started = time.perf_counter()
         vlm.reset_peak_memory()
         encoded = vlm.encode(self.vlm, self.prompt, sheet.image)
+        constraint = self.grammar.processor(vlm.apply_token_mask) if self.grammar else None
         forward_started = time.perf_counter()
         if self.reuse_prefix and self._prefix is None:
             self._prefix = vlm.build_prefix(self.vlm, encoded)
         prefix = self._prefix if self._prefix and self._prefix.fits(encoded) else None
-        constraint = self.grammar.processor(vlm.apply_token_mask) if self.grammar else None
         fixed = self.answer_tokens is not None
         steps = vlm.generate(
             self.vlm,
