@@ -80,10 +80,10 @@ def test_every_model_load_passes_trust_remote_code_false(outcome) -> None:
                     isinstance(keyword.value, ast.Constant) and keyword.value.value is False
                 ):
                     wrong.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    assert loads >= 3 and wrong == []
+    assert loads >= 2 and wrong == []  # at least the inference seam and the converter
     outcome(
-        f"all {loads} calls of mlx-vlm/transformers loaders in mlx_edugraph/, convert/ and tui/ "
-        "pass trust_remote_code=False (checked on the source)"
+        "every call of an mlx-vlm or transformers loader in mlx_edugraph/, convert/ and tui/ "
+        "passes trust_remote_code=False (checked on the source)"
     )
 
 
