@@ -94,7 +94,8 @@ def render_report(rows: list[Row]) -> str:
 def declared_cases(folder: Path = ROOT / "tests") -> Iterator[tuple[str, str]]:
     """Every (section, case) named by a `pytest.mark.reliability(...)` in the test files."""
     for path in sorted(folder.rglob("test_*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        nodes = ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        for node in sorted(nodes, key=lambda node: getattr(node, "lineno", 0)):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
