@@ -2,7 +2,9 @@
 
 Shared by the CLI and the TUI. Decoding and resizing the next pages (and rendering PDF pages)
 run on a CPU thread while the model works on the current one; the model itself stays on the
-calling thread (MLX streams are per thread).
+calling thread (MLX streams are per thread). An engine with several pages in flight (servers,
+`RemoteEngine.in_flight`) is called from worker threads instead; the store is still written
+from the calling thread only (its SQLite connection belongs to it).
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .engine import Engine
 from .prediction import Prediction, Provenance
 from .store import Store
 from .worksheets import LoadedWorksheet, WorksheetError, WorksheetRef, file_sha256, load
+
+if TYPE_CHECKING:
+    from .remote_engine import RemoteEngine
 
 PREFETCH = 2
 """Pages decoded ahead of the model: enough to hide I/O, few enough to bound memory."""
@@ -73,7 +78,7 @@ def _known(ref: WorksheetRef, sha256: str, store: Store, fingerprint: str) -> Ev
 
 def run(
     refs: Iterable[WorksheetRef],
-    engine: Engine,
+    engine: Engine | RemoteEngine,
     store: Store,
     *,
     redo: bool = False,
@@ -85,6 +90,11 @@ def run(
     `cancelled` is asked before each page (the run stops cleanly between pages); `started` is
     told when the model starts on a page (the TUI marks it as labeling).
     """
+    if getattr(engine, "in_flight", 1) > 1:
+        yield from _run_in_flight(
+            refs, engine, store, redo=redo, cancelled=cancelled, started=started
+        )
+        return
     fingerprint = engine.provenance.model_fingerprint
     pending: deque[tuple[WorksheetRef, str, Future | None]] = deque()
     queued: set[tuple[str, int]] = set()
@@ -136,3 +146,66 @@ def run(
         for _, _, future in pending:
             if future is not None:
                 future.cancel()
+
+
+def _load_and_label(ref: WorksheetRef, sha256: str, engine: RemoteEngine) -> Prediction:
+    """One page on a worker thread: read it, label it; any failure becomes its error record."""
+    loaded = _load(ref, sha256, engine.max_pixels)
+    if isinstance(loaded, str):
+        return error_prediction(ref, sha256, loaded, engine.provenance)
+    try:
+        return engine.label(loaded)
+    except Exception as exc:  # no server answered: recorded, and retried by the next run
+        reason = f"model failed on this page: {type(exc).__name__}: {exc}"
+        return error_prediction(ref, sha256, reason, engine.provenance)
+
+
+def _run_in_flight(
+    refs: Iterable[WorksheetRef],
+    engine: RemoteEngine,
+    store: Store,
+    *,
+    redo: bool,
+    cancelled: Callable[[], bool],
+    started: Callable[[WorksheetRef], None],
+) -> Iterator[Event]:
+    """`run` for an engine that takes `engine.in_flight` pages at once: events come in the
+    order pages finish. A cancel stops new pages; those in flight finish and are stored."""
+    fingerprint = engine.provenance.model_fingerprint
+    queued: set[tuple[str, int]] = set()
+    repeats: list[tuple[WorksheetRef, str]] = []
+    running: dict[Future, WorksheetRef] = {}
+    refs_iter = iter(refs)
+    more = True
+    with ThreadPoolExecutor(engine.in_flight, thread_name_prefix="page-in-flight") as workers:
+        while True:
+            while more and len(running) < engine.in_flight and not cancelled():
+                ref = next(refs_iter, None)
+                if ref is None:
+                    more = False
+                    break
+                sha256, problem = _identify(ref)
+                if problem:
+                    prediction = error_prediction(ref, sha256, problem, engine.provenance)
+                    store.put(prediction)
+                    yield Event(ref, "error", prediction)
+                elif not redo and store.is_done(sha256, ref.page, fingerprint):
+                    yield _known(ref, sha256, store, fingerprint)
+                elif (sha256, ref.page) in queued:
+                    repeats.append((ref, sha256))  # same bytes under another name: label once
+                else:
+                    queued.add((sha256, ref.page))
+                    started(ref)
+                    running[workers.submit(_load_and_label, ref, sha256, engine)] = ref
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                ref = running.pop(future)
+                prediction = future.result()
+                store.put(prediction)
+                status: Status = "error" if prediction.outcome == "error" else "labeled"
+                yield Event(ref, status, prediction)
+    for ref, sha256 in repeats:
+        if store.get(sha256, ref.page, fingerprint) is not None:
+            yield _known(ref, sha256, store, fingerprint)

@@ -54,6 +54,8 @@ class Provenance:
     model_fingerprint: str = ""
     ontology_version: str = ""
     prompt_version: str = ""
+    server: str = ""
+    """The server that answered (`label --server`), without credentials; "" when local."""
 
 
 @dataclass

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..worksheets import DEFAULT_MAX_PIXELS
+from .server_options import add_server_arguments, prompt_source, remote_options
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +62,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="decode freely instead of through the answer grammar (known ontology terms only)",
     )
+    add_server_arguments(parser)
 
 
 def parse_pages(value: str | None) -> range | None:
@@ -77,7 +79,7 @@ def parse_pages(value: str | None) -> range | None:
 
 def main(args: argparse.Namespace) -> int:
     from ..batch import run
-    from ..engine import DEFAULT_MAX_TOKENS, Engine
+    from ..engines import make_engine
     from ..export import ExportError, export
     from ..model_location import ModelNotFound, resolve_model
     from ..ontology import OntologyError
@@ -98,6 +100,8 @@ def main(args: argparse.Namespace) -> int:
             "they are not real EduGraph predictions.",
             file=sys.stderr,
         )
+    elif args.server:
+        model = None  # the servers run the model
     else:
         try:
             model = resolve_model(args.model)
@@ -131,18 +135,29 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    print(f"loading model {model} ...", file=sys.stderr)
+    source = f"{len(args.server)} server(s)" if args.server else f"model {model}"
+    print(f"loading {source} ...", file=sys.stderr)
     try:
-        engine = Engine(
+        engine = make_engine(
             model,
+            servers=args.server,
             ontology=resolution.ontology,
             max_pixels=args.max_pixels,
-            max_tokens=args.max_tokens or DEFAULT_MAX_TOKENS,
+            max_tokens=args.max_tokens,
             constrain=not args.no_constrain,
+            prompt=prompt_source(args),
+            remote=remote_options(args),
         )
-    except Exception as exc:  # a broken folder or an unreachable repo id: say which, stop
-        print(f"error: cannot load model {model}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except Exception as exc:  # a broken folder, an unreachable repo id or server: say which
+        print(f"error: cannot load {source}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    if args.server:
+        sent = "sent" if engine.sends_system_prompt else "left to the servers' chat template"
+        print(
+            f"servers: {engine.provenance.server}; model {engine.model_name}; "
+            f"EduGraph system prompt {sent}",
+            file=sys.stderr,
+        )
     print(
         f"model loaded in {engine.load_s:.1f} s; labeling {len(refs)} worksheet page(s) "
         f"into {store.path}",
