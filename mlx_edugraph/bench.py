@@ -64,6 +64,7 @@ class BenchResult:
     load_s: float
     weights_gb: float
     answer_tokens: int | None
+    prefix_tokens: int = 0
     naive: list[PageRun] = field(default_factory=list)
     ours: list[PageRun] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
@@ -122,6 +123,7 @@ def run_bench(
     log(f"model loaded in {engine.load_s:.2f} s; warming up both paths")
     warm = _ours(engine, pages[0])
     text_tokens = warm.prompt_tokens - warm.visual_tokens  # the same prompt text on both paths
+    result.prefix_tokens = engine.prefix_tokens
     _naive(engine, pages[0], naive_tokens, fixed, text_tokens)
     for number, page in enumerate(pages, 1):
         size = _size_of(page)
@@ -327,6 +329,7 @@ def format_table(result: BenchResult) -> str:
     )
     out.append(f"model: {result.model} (weights {1000 * result.weights_gb:,.1f} MB); {fixed}")
     out.append(f"model load: {result.load_s:.2f} s (once per process, not in the table)")
+    out.append(f"ours: {result.prefix_tokens:,} prompt tokens per page come from the cached prefix")
     out.append(
         f"ours as a folder ({result.folder_pages} pages, prefetch on): "
         f"{result.folder_wall_s:.2f} s wall, {result.forward_share:.1%} inside model forward "

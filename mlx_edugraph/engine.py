@@ -100,6 +100,7 @@ class Engine:
         forward_started = time.perf_counter()
         if self.reuse_prefix and self._prefix is None:
             self._prefix = vlm.build_prefix(self.vlm, encoded)
+            self.reuse_prefix = self._prefix is not None
         prefix = self._prefix if self._prefix and self._prefix.fits(encoded) else None
         fixed = self.answer_tokens is not None
         steps = vlm.generate(
@@ -147,6 +148,11 @@ class Engine:
             forward_s=forward_s,
         )
         return Generation(text, tokens, logprobs, truncated, timings)
+
+    @property
+    def prefix_tokens(self) -> int:
+        """Prompt tokens each page takes from the cached prefix (0 before the first page)."""
+        return len(self._prefix.tokens) if self._prefix else 0
 
     def label_file(self, path: str | Path, page: int = 0) -> Prediction:
         """Load one image file (or PDF page, 1-based) under the resolution cap and label it."""

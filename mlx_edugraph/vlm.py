@@ -168,9 +168,14 @@ def prefix_length(vlm: VLM, encoded: Encoded) -> int:
     return ids.index(start) if start in ids else 0
 
 
-def build_prefix(vlm: VLM, encoded: Encoded) -> Prefix:
-    """Run the prompt's text prefix through the language model once and keep its KV cache."""
+def build_prefix(vlm: VLM, encoded: Encoded) -> Prefix | None:
+    """Run the prompt's text prefix through the language model once and keep its KV cache.
+
+    None when the prompt has no text before the image (nothing to reuse).
+    """
     count = prefix_length(vlm, encoded)
+    if count == 0:
+        return None
     language = vlm.model.language_model
     _reset_rope_state(language)
     # The prefix's mRoPE positions are the full prompt's first columns (plain text: 0..P-1).
