@@ -14,6 +14,7 @@ from typing import Any
 
 from PIL import Image
 
+from . import backend
 from .errors import ConvertError
 
 SAMPLE_PAGES = 8
@@ -61,8 +62,6 @@ def apply_awq(
 ) -> dict:
     """Run the calibration pages through `model` and fold AWQ scales into its weights."""
     import mlx.core as mx
-    from mlx_vlm.quant import apply_awq as fold_scales
-    from mlx_vlm.quant import collect_activation_stats
 
     from mlx_edugraph import vlm
 
@@ -75,5 +74,6 @@ def apply_awq(
             say(f"calibrating (AWQ): page {index}/{len(encoded)}")
             mx.eval(model(item.input_ids, item.pixel_values, **item.extra).logits)
 
-    stats = collect_activation_stats(model.language_model, run, max_rows=MAX_ROWS)
-    return fold_scales(model.language_model, stats, bits=bits, group_size=group_size)
+    return backend.awq(
+        model.language_model, run, bits=bits, group_size=group_size, max_rows=MAX_ROWS
+    )

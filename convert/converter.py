@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from mlx_edugraph.model_location import SOURCE_REPO, default_model_dir
 from mlx_edugraph.worksheets import DEFAULT_MAX_PIXELS
 
-from . import provenance, quantization
+from . import backend, provenance, quantization
 from .adapter import merge_adapter, read_adapter
 from .checkpoint import inspect_checkpoint
 from .destination import Destination
@@ -271,11 +271,8 @@ def convert(
 
 def _load_lazy(folder: Path) -> tuple[Any, Any]:
     """The checkpoint as an mlx-vlm model whose weights are read only when computed."""
-    from mlx_vlm.utils import load_model, load_processor
-
     try:
-        model = load_model(folder, lazy=True, trust_remote_code=False)
-        processor = load_processor(folder, add_detokenizer=False, trust_remote_code=False)
+        model, processor = backend.load_lazy(folder)
     except (ValueError, KeyError, FileNotFoundError) as exc:
         raise ConvertError(f"mlx-vlm cannot load the checkpoint: {exc}") from exc
     return model, processor

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from . import backend
 from .errors import ConvertError
 
 BITS = (2, 3, 4, 6, 8)
@@ -91,13 +92,6 @@ def resolve_dtype(dtype: str | None, config: dict) -> str:
     return "bfloat16"
 
 
-def is_vision(path: str) -> bool:
-    """Whether a module path belongs to the vision tower, by mlx-vlm's own rule."""
-    from mlx_vlm.utils import skip_multimodal_module
-
-    return skip_multimodal_module(path)
-
-
 def cast(model: Any, dtype: str) -> None:
     """Cast floating-point parameters to `dtype` (lazily: nothing is read yet)."""
     import mlx.core as mx
@@ -114,23 +108,17 @@ def cast(model: Any, dtype: str) -> None:
 
 def quantize(model: Any, config: dict, spec: QuantSpec) -> dict:
     """Quantize `model` in place (lazily); returns the config with its quantization entries."""
-    from mlx_vlm.convert import mixed_quant_predicate_builder
-    from mlx_vlm.quant_utils import quantize_model
-
-    recipe = mixed_quant_predicate_builder(spec.recipe, model) if spec.recipe else None
+    recipe = backend.recipe_predicate(spec.recipe, model) if spec.recipe else None
     own = getattr(model, "quant_predicate", None)
 
     def predicate(path: str, module: Any) -> bool | dict:
-        if is_vision(path):
+        if backend.is_vision(path):
             return spec.vision
         if recipe is not None:
             return recipe(path, module)
         return own(path, module) if own is not None else True
 
-    _, quantized = quantize_model(
-        model, config, spec.group_size, spec.bits, mode="affine", quant_predicate=predicate
-    )
-    return quantized
+    return backend.quantize_model(model, config, spec.group_size, spec.bits, predicate)
 
 
 @dataclass
@@ -162,7 +150,7 @@ def summarize(model: Any) -> list[PartSummary]:
     }
     leaves = tree_flatten(model.leaf_modules(), is_leaf=nn.Module.is_module)
     for path, module in leaves:
-        part = parts["vision tower" if is_vision(path) else "language model"]
+        part = parts["vision tower" if backend.is_vision(path) else "language model"]
         arrays = [v for _, v in tree_flatten(module.parameters())]
         part.nbytes += sum(v.nbytes for v in arrays)
         if hasattr(module, "bits") and hasattr(module, "scales"):

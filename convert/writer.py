@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import backend
+
 MAX_SHARD_BYTES = 2 << 30
 """Peak memory is about one shard: 2 GiB, where mlx-vlm writes 5 GB shards."""
 EVAL_BATCH_BYTES = 256 << 20
@@ -118,9 +120,7 @@ def _batches(names: list[str], weights: dict[str, Any]) -> Iterable[list[str]]:
 
 def write_config(config: dict, folder: Path) -> None:
     """config.json as mlx-vlm writes it (sorted, without the torch-only keys)."""
-    from mlx_vlm.utils import save_config
-
-    save_config(dict(config), config_path=folder / "config.json")
+    backend.save_config(config, folder / "config.json")
 
 
 def copy_sidecar_files(source: Path, folder: Path) -> list[str]:
