@@ -6,6 +6,7 @@ Both kinds share the seam the batch runner and the commands use: `provenance`, `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,11 +29,13 @@ def make_engine(
     constrain: bool = True,
     prompt: PromptOverride | None = None,
     remote: RemoteOptions | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> Engine | RemoteEngine:
     """A `RemoteEngine` over `servers` when any are given, else the local `Engine` of `model`.
 
     `prompt` is the local model's prompt override, or for servers the source of the system
-    prompt they are sent (when the policy in `remote` sends one).
+    prompt they are sent (when the policy in `remote` sends one). `note` hears about servers
+    taken out (default: stderr; the TUI shows them in its status line).
     """
     from .engine import DEFAULT_MAX_TOKENS
 
@@ -48,6 +51,7 @@ def make_engine(
             constrain=constrain,
             prompt=prompt,
             options=remote,
+            **({"note": note} if note else {}),
         )
     if model is None:
         raise ValueError("give a model or servers")

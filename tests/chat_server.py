@@ -152,3 +152,20 @@ def _handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, completion(text, server.model))
 
     return Handler
+
+
+def main() -> None:
+    """Serve until interrupted, for measuring fan-out: `python -m tests.chat_server --delay-s 1`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--delay-s", type=float, default=1.0, help="seconds per answer")
+    parser.add_argument("--mode", default="ok", help="ok, fail, stall, drop, garbage, badjson")
+    args = parser.parse_args()
+    with ChatServer(mode=args.mode, delay_s=args.delay_s) as server:
+        print(server.url, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -215,3 +215,18 @@ def test_label_command_through_two_servers(folder: Path, tmp_path: Path) -> None
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["outcome"] for r in records] == ["labeled"] * PAGES
     assert {r["provenance"]["server"] for r in records} == {one.url}
+
+
+def test_server_bench_times_each_server_and_both(ontology: Ontology, folder: Path) -> None:
+    from mlx_edugraph.server_bench import format_server_table, run_server_bench
+
+    pages = sorted(folder.iterdir())
+    options = RemoteOptions(settings=PoolSettings(per_server=1))
+    with ChatServer(delay_s=0.1) as one, ChatServer(delay_s=0.1) as two:
+        runs = run_server_bench(
+            [one.url, two.url], pages, ontology=ontology, options=options, log=lambda line: None
+        )
+    assert [r.servers for r in runs] == [[one.url], [two.url], [one.url, two.url]]
+    assert all(r.pages == PAGES and r.errors == 0 and r.pages_per_minute > 0 for r in runs)
+    table = format_server_table(runs, in_flight=1)
+    assert f"{one.url} + {two.url}" in table and "pages/min" in table  # speed printed, not asserted

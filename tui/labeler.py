@@ -37,6 +37,12 @@ class Settings:
     max_tokens: int | None = None
     prepare: Callable[[Callable[[str], None]], str] | None = None
     """Builds the model first (the demo model) and returns its folder; told progress lines."""
+    servers: list[str] | None = None
+    """OpenAI-compatible servers to label through instead of a local model."""
+    remote: object | None = None
+    """Their `RemoteOptions` (how many requests in flight, timeouts, system prompt)."""
+    prompt: object | None = None
+    """The system prompt's source (`PromptOverride`) when the servers are sent one."""
 
 
 @dataclass
@@ -122,21 +128,27 @@ class Labeler:
             except Exception as exc:  # the app stays usable for browsing
                 self.post(ModelFailed(f"{type(exc).__name__}: {exc}"))
                 return
-        if model is None:
+        servers = self.settings.servers
+        if model is None and not servers:
             self.post(ModelStatus("browse and review only: no model"))
             return
-        self.post(ModelStatus(f"loading model {model} ..."))
+        source = f"{len(servers)} server(s)" if servers else f"model {model}"
+        self.post(ModelStatus(f"loading {source} ..."))
         try:
-            from mlx_edugraph.engine import DEFAULT_MAX_TOKENS, Engine
+            from mlx_edugraph.engines import make_engine
 
-            engine = Engine(
+            engine = make_engine(
                 model,
+                servers=servers,
                 ontology=ontology,
                 max_pixels=self.settings.max_pixels,
-                max_tokens=self.settings.max_tokens or DEFAULT_MAX_TOKENS,
+                max_tokens=self.settings.max_tokens,
+                remote=self.settings.remote,
+                prompt=self.settings.prompt,
+                note=lambda line: self.post(ModelStatus(line)),
             )
-        except Exception as exc:  # a broken folder: say which, keep the app usable
-            self.post(ModelFailed(f"cannot load model {model}: {type(exc).__name__}: {exc}"))
+        except Exception as exc:  # a broken folder or no server: say which, keep the app usable
+            self.post(ModelFailed(f"cannot load {source}: {type(exc).__name__}: {exc}"))
             return
         self.post(ModelReady(engine.provenance, engine.load_s))
         from mlx_edugraph.store import Store

@@ -1,4 +1,5 @@
-"""`mlx-edugraph bench`: the naive mlx-vlm path against our engine, same model, same pages."""
+"""`mlx-edugraph bench`: the naive mlx-vlm path against our engine, same model, same pages;
+with `--server`, pages per minute on each server alone and on all of them together."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+
+from .server_options import add_server_arguments, remote_options
 
 SIZE_NAMES = "850x1100,1275x1650,2480x3508"
 
@@ -43,6 +46,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="decode our engine's answers without the answer grammar",
     )
     parser.add_argument("--ontology", type=Path, help="EduGraph ontology file for the grammar")
+    add_server_arguments(parser)
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -68,6 +72,8 @@ def main(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    if args.server:
+        return _servers(args, say)
     proxy = args.proxy or (None if args.model else "tiny")
     model = proxy_model(proxy, log=say) if proxy else args.model
     answer_tokens = args.answer_tokens or (DEFAULT_ANSWER_TOKENS if proxy else None)
@@ -94,4 +100,30 @@ def main(args: argparse.Namespace) -> int:
             log=say,
         )
     print(format_table(result))
+    return 0
+
+
+def _servers(args: argparse.Namespace, say) -> int:
+    """Throughput through `--server`s: each alone, then all together, on the same pages."""
+    from ..bench import write_worksheets
+    from ..ontology_source import resolve_ontology
+    from ..server_bench import format_server_table, run_server_bench
+    from ..worksheets import discover
+
+    resolution = resolve_ontology(args.ontology)
+    if resolution.warning:
+        say(f"warning: {resolution.warning}")
+    options = remote_options(args)
+    with tempfile.TemporaryDirectory(prefix="mlx-edugraph-bench-") as tmp:
+        if args.images:
+            pages = [ref.path for ref in discover([args.images]) if ref.page == 0]
+        else:
+            pages = write_worksheets(Path(tmp), parse_sizes(args.sizes), args.count)
+        if not pages:
+            say(f"error: no images in {args.images}")
+            return 2
+        runs = run_server_bench(
+            args.server, pages, ontology=resolution.ontology, options=options, log=say
+        )
+    print(format_server_table(runs, options.settings.per_server))
     return 0

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..worksheets import DEFAULT_MAX_PIXELS
+from .server_options import add_server_arguments, remote_options
 
 EPILOG = """\
 examples:
@@ -89,6 +90,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-tokens", type=int, default=None, help="token bound per answer (default 256)"
     )
+    add_server_arguments(parser, prompt_from=False)
 
 
 class Failure(Exception):
@@ -151,20 +153,23 @@ def _prompt(args: argparse.Namespace):
         raise Failure(str(exc)) from None
 
 
-def _engine(model: str, args: argparse.Namespace, ontology, prompt):
-    from ..engine import DEFAULT_MAX_TOKENS, Engine
+def _engine(model: str | None, args: argparse.Namespace, ontology, prompt):
+    from ..engines import make_engine
 
-    print(f"loading model {model} ...", file=sys.stderr)
+    source = f"{len(args.server)} server(s)" if args.server else f"model {model}"
+    print(f"loading {source} ...", file=sys.stderr)
     try:
-        return Engine(
+        return make_engine(
             model,
+            servers=args.server,
             ontology=ontology,
             max_pixels=args.max_pixels,
-            max_tokens=args.max_tokens or DEFAULT_MAX_TOKENS,
+            max_tokens=args.max_tokens,
             prompt=prompt,
+            remote=remote_options(args),
         )
-    except Exception as exc:  # a broken folder or an unreachable repo id: say which, stop
-        raise Failure(f"cannot load model {model}: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # a broken folder, an unreachable repo id or server: say which
+        raise Failure(f"cannot load {source}: {type(exc).__name__}: {exc}") from None
 
 
 def _refs(paths: list[Path]):
@@ -193,11 +198,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..eval_tables import evaluation_sections
     from ..evaluation import Unmatched, evaluate, plan
     from ..fingerprint import model_fingerprint
-    from ..model_info import model_info
+    from ..model_info import ModelInfo, model_info
     from ..truth import TruthError, read_truth, truth_from_reviews
 
-    if args.latest and (args.truth or args.model or args.prompt_from):
-        raise Failure("--latest scores the store's reviews alone; drop --truth, --model")
+    if args.latest and (args.truth or args.model or args.prompt_from or args.server):
+        raise Failure("--latest scores the store's reviews alone; drop --truth, --model, --server")
+    if args.server and args.model:
+        raise Failure("--server labels on the servers' model; drop --model")
     truth = []
     if args.truth:  # read first: a malformed file fails before any download or model load
         try:
@@ -223,6 +230,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
             def find(sha256: str, page: int):
                 return store.latest(sha256, page)
+        elif args.server:
+            engine = _engine(None, args, ontology, _prompt(args))
+            fingerprint = engine.provenance.model_fingerprint
+            described = f"{engine.model_name} on {engine.provenance.server}"
+            models = [ModelInfo(engine.model_name, fingerprint, f"served by {described}")]
+
+            def find(sha256: str, page: int):
+                return store.get(sha256, page, fingerprint)
         else:
             model, prompt = _model(args.model), _prompt(args)
             if prompt is not None or not Path(model).is_dir():
@@ -284,6 +299,10 @@ def _compare(args: argparse.Namespace) -> int:
 
     if args.truth or args.latest or args.model:
         raise Failure("--compare compares models A and B; drop --truth, --latest, --model")
+    if args.server:
+        raise Failure(
+            "--compare runs both builds here (it reads their answer tokens); drop --server"
+        )
     if not args.paths:
         raise Failure("--compare needs worksheet files or folders to compare the models on")
     ontology = _ontology(args)

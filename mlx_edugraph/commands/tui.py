@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..worksheets import DEFAULT_MAX_PIXELS
 from .label import parse_pages
+from .server_options import add_server_arguments, prompt_source, remote_options
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +44,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="how to draw pages: detect the terminal's best (default), Kitty graphics, Sixel, "
         "Unicode half-blocks, or none",
     )
+    add_server_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -60,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
 
         paths = paths or [demo_worksheets()]
         prepare = _demo_builder(demo_model)
-    elif not args.no_label:
+    elif not args.no_label and not args.server:
         try:
             model = resolve_model(args.model)
         except ModelNotFound as exc:
@@ -87,6 +89,9 @@ def main(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         max_tokens=args.max_tokens,
         prepare=prepare,
+        servers=None if args.no_label else args.server,
+        remote=remote_options(args),
+        prompt=prompt_source(args),
     )
     app = ReviewApp(
         paths, settings, image_mode=args.image, demo=args.demo, pages=parse_pages(args.pages)
@@ -117,6 +122,7 @@ def _without_terminal(args: argparse.Namespace) -> int:
     label.configure_parser(parser)
     label_args = parser.parse_args([])
     shared = ("paths", "model", "demo", "db", "ontology", "ontology_version", "max_pixels")
-    for name in (*shared, "max_tokens", "pages"):
+    remote = ("server", "model_name", "system_prompt", "prompt_from", "in_flight", "timeout")
+    for name in (*shared, *remote, "max_tokens", "pages", "retries"):
         setattr(label_args, name, getattr(args, name))
     return label.main(label_args)
