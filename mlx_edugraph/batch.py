@@ -2,14 +2,15 @@
 
 Shared by the CLI and the TUI. Decoding and resizing the next pages (and rendering PDF pages)
 run on a CPU thread while the model works on the current one; the model itself stays on the
-calling thread (MLX streams are per thread). An engine with several pages in flight (servers,
-`RemoteEngine.in_flight`) is called from worker threads instead; the store is still written
+calling thread (MLX streams are per thread). An engine on servers (`RemoteEngine`, which takes
+`in_flight` pages at once) is called from worker threads instead; the store is still written
 from the calling thread only (its SQLite connection belongs to it).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .engine import Engine
 from .prediction import Prediction, Provenance
-from .store import Store
+from .store import Store, labeler_id
 from .worksheets import LoadedWorksheet, WorksheetError, WorksheetRef, file_sha256, load
 
 if TYPE_CHECKING:
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 
 PREFETCH = 2
 """Pages decoded ahead of the model: enough to hide I/O, few enough to bound memory."""
+
+CLAIM_POLL_S = 0.5
+"""How often a run looks again at pages another run has claimed."""
 
 Status = Literal["labeled", "skipped", "error"]
 
@@ -90,7 +94,7 @@ def run(
     `cancelled` is asked before each page (the run stops cleanly between pages); `started` is
     told when the model starts on a page (the TUI marks it as labeling).
     """
-    if getattr(engine, "in_flight", 1) > 1:
+    if getattr(engine, "in_flight", 0):  # servers: pages in flight, claimed in the store
         yield from _run_in_flight(
             refs, engine, store, redo=redo, cancelled=cancelled, started=started
         )
@@ -170,13 +174,33 @@ def _run_in_flight(
     started: Callable[[WorksheetRef], None],
 ) -> Iterator[Event]:
     """`run` for an engine that takes `engine.in_flight` pages at once: events come in the
-    order pages finish. A cancel stops new pages; those in flight finish and are stored."""
+    order pages finish. A cancel stops new pages; those in flight finish and are stored.
+
+    Each page is claimed in the store first, so two processes labeling the same folder through
+    different servers split it: a page another live run holds waits until that run stores it
+    (then it is answered from the store) or lets it go (then it is labeled here).
+    """
     fingerprint = engine.provenance.model_fingerprint
+    owner = labeler_id()
     queued: set[tuple[str, int]] = set()
     repeats: list[tuple[WorksheetRef, str]] = []
-    running: dict[Future, WorksheetRef] = {}
+    waiting: deque[tuple[WorksheetRef, str]] = deque()
+    running: dict[Future, tuple[WorksheetRef, str]] = {}
     refs_iter = iter(refs)
     more = True
+
+    def take(ref: WorksheetRef, sha256: str) -> Event | None:
+        """Claim and submit a page; its event now if another run already stored it."""
+        state = "claimed" if redo else store.claim(sha256, ref.page, fingerprint, owner)
+        if state == "done":
+            return _known(ref, sha256, store, fingerprint)
+        if state == "taken":
+            waiting.append((ref, sha256))
+            return None
+        started(ref)
+        running[workers.submit(_load_and_label, ref, sha256, engine)] = (ref, sha256)
+        return None
+
     with ThreadPoolExecutor(engine.in_flight, thread_name_prefix="page-in-flight") as workers:
         while True:
             while more and len(running) < engine.in_flight and not cancelled():
@@ -195,15 +219,25 @@ def _run_in_flight(
                     repeats.append((ref, sha256))  # same bytes under another name: label once
                 else:
                     queued.add((sha256, ref.page))
-                    started(ref)
-                    running[workers.submit(_load_and_label, ref, sha256, engine)] = ref
+                    if event := take(ref, sha256):
+                        yield event
+            for _ in range(len(waiting)):
+                if more or len(running) >= engine.in_flight or cancelled():
+                    break
+                if event := take(*waiting.popleft()):
+                    yield event
             if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                if not waiting or cancelled():
+                    break
+                time.sleep(CLAIM_POLL_S)
+                continue
+            timeout = CLAIM_POLL_S if waiting and not more else None
+            finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in finished:
-                ref = running.pop(future)
+                ref, sha256 = running.pop(future)
                 prediction = future.result()
                 store.put(prediction)
+                store.release(sha256, ref.page, fingerprint, owner)
                 status: Status = "error" if prediction.outcome == "error" else "labeled"
                 yield Event(ref, status, prediction)
     for ref, sha256 in repeats:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
+import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,8 +53,21 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (key, page)
     );
     """,
+    """
+    CREATE TABLE claims (
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        model_fingerprint TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        PRIMARY KEY (key, page, model_fingerprint)
+    );
+    """,
 )
 """Ordered schema steps; the number applied is recorded in the database itself."""
+
+CLAIM_STALE_S = 900.0
+"""A claim older than this is void: longer than any page's retries through servers take."""
 
 
 class StoreError(Exception):
@@ -60,6 +76,26 @@ class StoreError(Exception):
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def labeler_id() -> str:
+    """A name for one labeling run in claims: host, process id, and a token of its own."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _alive(owner: str) -> bool:
+    """False when the claim's process is known to be gone (it ran on this host and exited)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def key_of(prediction: Prediction) -> str:
@@ -214,6 +250,44 @@ class Store:
             (sha256, page, model_fingerprint),
         ).fetchone()
         return row is not None
+
+    def claim(self, sha256: str, page: int, model_fingerprint: str, owner: str) -> str:
+        """Take a page to label so that another process labeling the same folder (through
+        other servers) leaves it alone: "claimed" (ours now), "done" (a result is in), or
+        "taken" (another live labeler's claim is younger than `CLAIM_STALE_S`)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if self.is_done(sha256, page, model_fingerprint):
+                state = "done"
+            else:
+                row = self._db.execute(
+                    "SELECT owner, claimed_at FROM claims "
+                    "WHERE key = ? AND page = ? AND model_fingerprint = ?",
+                    (sha256, page, model_fingerprint),
+                ).fetchone()
+                fresh = row is not None and row[1] > time.time() - CLAIM_STALE_S
+                if fresh and row[0] != owner and _alive(row[0]):
+                    state = "taken"
+                else:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                        (sha256, page, model_fingerprint, owner, time.time()),
+                    )
+                    state = "claimed"
+            self._db.commit()
+        except BaseException:
+            self._db.rollback()
+            raise
+        return state
+
+    def release(self, sha256: str, page: int, model_fingerprint: str, owner: str) -> None:
+        """Drop our claim on a page (its result is stored, or we gave up on it)."""
+        with self._db:
+            self._db.execute(
+                "DELETE FROM claims WHERE key = ? AND page = ? AND model_fingerprint = ? "
+                "AND owner = ?",
+                (sha256, page, model_fingerprint, owner),
+            )
 
     def paths_of(self, sha256: str, page: int) -> list[str]:
         """Every path the worksheet page has been seen under, oldest first."""
