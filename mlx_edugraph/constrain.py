@@ -32,8 +32,9 @@ MAX_SPACE = 8
 
 
 def _literal(text: str) -> str:
-    """A Lark string literal matching the JSON text of `text` (quotes included)."""
-    return json.dumps(json.dumps(text))
+    """A Lark string literal matching the JSON text of `text` (quotes included; non-ASCII
+    characters as themselves, the way a model writes them)."""
+    return json.dumps(json.dumps(text, ensure_ascii=False), ensure_ascii=False)
 
 
 def answer_grammar(ontology: Ontology | None) -> str:

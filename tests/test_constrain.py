@@ -106,3 +106,13 @@ def test_metal_kernel_only_where_metal_exists() -> None:
     logits = mx.zeros((1, 64))
     out = vlm.apply_token_mask(logits, mx.array([[1, 0]], dtype=mx.int32))
     assert np.isfinite(np.array(out)[0]).nonzero()[0].tolist() == [0]
+
+
+def test_non_ascii_terms_are_written_as_themselves(loaded) -> None:
+    from mlx_edugraph import vlm
+    from mlx_edugraph.constrain import Grammar
+    from mlx_edugraph.ontology import Ontology, Term
+
+    terms = {"Zähl": Term("Zähl", "Area"), "S": Term("S", "Scope"), "A": Term("A", "Ability")}
+    grammar = Grammar(loaded.tokenizer, vlm.vocab_size(loaded), Ontology("test", terms))
+    assert grammar.accepts(_ids(loaded, '{"Area": ["Zähl"], "Scope": ["S"], "Ability": []}'))
