@@ -106,7 +106,10 @@ class RemoteEngine:
         self.model_name = options.model_name or _common_model(reachable)
         for server in pool_servers:
             server.model = self.model_name
-        send = any(should_send(options.system_prompt, s.template) for s in reachable)
+        # A prompt the user supplied is meant to be sent, unless they said omit.
+        send = (prompt is not None and options.system_prompt != "omit") or any(
+            should_send(options.system_prompt, s.template) for s in reachable
+        )
         self.system = prompt_text(prompt) if send else None
         if self.system is None:
             prompt_version = "server-template"
