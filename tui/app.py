@@ -7,16 +7,18 @@ screen confirms them.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
@@ -53,6 +55,18 @@ DEMO_BANNER = (
     "DEMO: labels come from a tiny demo model trained on generated worksheets, "
     "not from the EduGraph model"
 )
+
+
+def _while_shown(handler: Callable) -> Callable:
+    """For messages from the threads: they can arrive while the app closes, when its widgets
+    are already gone; then there is nothing to update."""
+
+    @functools.wraps(handler)
+    def guarded(self: ReviewApp, message: Message) -> None:
+        if self.query("#main"):
+            handler(self, message)
+
+    return guarded
 
 
 class ReviewApp(App):
@@ -176,6 +190,7 @@ class ReviewApp(App):
 
     # -- messages from the threads --------------------------------------------------------
 
+    @_while_shown
     def on_entries_found(self, message: EntriesFound) -> None:
         keep = self.selected
         self.entries = message.entries
@@ -187,16 +202,19 @@ class ReviewApp(App):
             self.notify("no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found", timeout=10)
         self._maybe_submit()
 
+    @_while_shown
     def on_ontology_ready(self, message: OntologyReady) -> None:
         self.ontology = message.ontology
         if message.warning:
             self.notify(message.warning, title="Ontology", severity="warning", timeout=10)
         self._redraw_selected()
 
+    @_while_shown
     def on_model_status(self, message: ModelStatus) -> None:
         self._model_line = message.text
         self._update_status()
 
+    @_while_shown
     def on_model_ready(self, message: ModelReady) -> None:
         self.fingerprint = message.provenance.model_fingerprint
         self._model_line = f"model ready (loaded in {message.load_s:.1f} s)"
@@ -206,17 +224,20 @@ class ReviewApp(App):
         else:
             self._maybe_submit()
 
+    @_while_shown
     def on_model_failed(self, message: ModelFailed) -> None:
         self._model_line = "no model: browse and review only"
         self.notify(message.error, title="Model", severity="error", timeout=20)
         self._update_status()
 
+    @_while_shown
     def on_page_started(self, message: PageStarted) -> None:
         entry = self._entry_for(message.ref)
         if entry is not None:
             entry.labeling = True
             self._refresh_entry(entry)
 
+    @_while_shown
     def on_page_done(self, message: PageDone) -> None:
         self._done += 1
         timings = message.prediction.timings
@@ -234,6 +255,7 @@ class ReviewApp(App):
             self._refresh_entry(entry)
         self._update_status()
 
+    @_while_shown
     def on_labeling_state(self, message: LabelingState) -> None:
         self._state = message.state
         if message.state in ("idle", "cancelled"):
