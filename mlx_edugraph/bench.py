@@ -8,6 +8,7 @@ that pass gives the share of wall time spent inside the model's forward passes.
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -211,7 +212,7 @@ def _naive_memory_problem(engine, page: Path, share: float) -> str | None:
 
 
 def _available_memory() -> int | None:
-    """Bytes of memory available now (Linux /proc/meminfo; None elsewhere: no guard)."""
+    """Bytes of memory available now (Linux), else the machine's physical memory."""
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
@@ -219,7 +220,10 @@ def _available_memory() -> int | None:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return None
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _folder_pass(engine, pages: Sequence[Path], result: BenchResult) -> None:
