@@ -69,6 +69,10 @@ def _while_shown(handler: Callable) -> Callable:
     return guarded
 
 
+STOP_WAIT_S = 30.0
+"""On quit, how long to let the model finish the page in flight (it is then saved)."""
+
+
 class ReviewApp(App):
     """Review EduGraph labels of worksheets, labeling the rest in the background."""
 
@@ -156,7 +160,7 @@ class ReviewApp(App):
         self.query_one(WorksheetList).focus()
 
     def on_unmount(self) -> None:
-        self.labeler.stop()
+        self.labeler.stop(wait=STOP_WAIT_S)
         self.store.close()
 
     # -- background work ------------------------------------------------------------------

@@ -66,6 +66,7 @@ class Labeler:
     _urgent: threading.Event = field(default_factory=threading.Event)
     _stopped: threading.Event = field(default_factory=threading.Event)
     _wake: threading.Event = field(default_factory=threading.Event)
+    _parked: threading.Event = field(default_factory=threading.Event)
 
     def label(self, refs: list[WorksheetRef]) -> None:
         """Queue pages to label (those this model already labeled are skipped)."""
@@ -90,11 +91,14 @@ class Labeler:
         self._cancel.set()
         self._wake.set()
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 0.0) -> None:
+        """Stop after the page in flight; wait up to `wait` seconds for it to finish, so the
+        process does not exit while MLX is computing on the model thread."""
         self._stopped.set()
         self._cancel.set()
         self._wake.set()
         self._jobs.put(_STOP)
+        self._parked.wait(wait)
 
     @property
     def paused(self) -> bool:
@@ -113,6 +117,7 @@ class Labeler:
             self.run()
         except Exception as exc:  # say so on screen; reviews and saved labels stay usable
             self.post(ModelFailed(f"labeling stopped: {type(exc).__name__}: {exc}"))
+        self._parked.set()
         threading.Event().wait()
 
     def run(self) -> None:

@@ -3,8 +3,9 @@ a key press to the updated screen? Prints median and max over the presses.
 
     python -m mlx_edugraph.tui.responsiveness [--model DIR] [--pages 40] [--presses 50]
 
-Without --model it uses the tiny demo model (built once, cached). The app runs headless under
-Textual's Pilot, so the figures are the app's own work (no terminal emulator in the loop).
+Without --model it uses the tiny demo model (built once, cached). The app runs headless, so
+the figures are the app's own work (no terminal emulator in the loop): from the key event to
+the end of the first screen refresh showing the new page's labels, and to its image drawn.
 """
 
 from __future__ import annotations
@@ -17,12 +18,32 @@ import tempfile
 import time
 from pathlib import Path
 
+from textual import events
+
 TARGET_MS = 100.0
 
 
+async def press(app, key: str, changed) -> float:
+    """Seconds from a key event to the end of the first screen refresh that shows its effect.
+
+    Not Pilot's `press`: that waits until the whole process is idle (CPU time against wall
+    time), which never happens while the model thread works; it would time the labeler.
+    """
+    refreshed = asyncio.Event()
+    event = events.Key(key, key)
+    event.set_sender(app)
+    started = time.perf_counter()
+    app._driver.send_message(event)
+    while not changed():
+        await asyncio.sleep(0.001)
+    app.call_after_refresh(refreshed.set)
+    await refreshed.wait()
+    return time.perf_counter() - started
+
+
 async def measure(model: Path, folder: Path, db: Path, presses: int) -> dict:
-    """Press j/k alternately while labeling runs; time each press to the redrawn list and
-    labels pane, and to the page image shown in the preview."""
+    """Press j/k alternately while labeling runs; time each press to the refreshed list and
+    labels pane, and to the page image drawn in the preview."""
     from .app import ReviewApp, _shown_path
     from .labeler import Settings
     from .preview import Preview
@@ -34,14 +55,16 @@ async def measure(model: Path, folder: Path, db: Path, presses: int) -> dict:
             await pilot.pause(0.05)
         preview = app.query_one(Preview)
         for i in range(presses):
+            before = app.selected
             started = time.perf_counter()
-            await pilot.press("j" if i % 2 == 0 else "k")
-            keys.append(time.perf_counter() - started)
-            entry = app.current
-            while not preview.drawn.startswith(_shown_path(entry.ref.path)):
-                await asyncio.sleep(0.002)
+            key = "j" if i % 2 == 0 else "k"
+            keys.append(await press(app, key, lambda before=before: app.selected != before))
+            shown = _shown_path(app.current.ref.path)
+            while not preview.drawn.startswith(shown):
+                await asyncio.sleep(0.001)
             images.append(time.perf_counter() - started)
             during += app._state == "running"
+            await asyncio.sleep(0.1)  # a person's pace, not a key held down
         done = app._done
     return {"keys": keys, "images": images, "during": during, "labeled": done}
 
