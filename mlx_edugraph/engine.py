@@ -12,17 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import vlm
-from .answer import answer_end, parse_answer
-from .confidence import span_confidence, token_offsets
+from .answer import answer_end
+from .confidence import token_offsets
 from .constrain import Grammar
 from .fingerprint import model_fingerprint
 from .ontology import Ontology
+from .page_prediction import DEFAULT_MAX_TOKENS, page_prediction
 from .prediction import Prediction, Provenance, Timings
 from .prompt_source import PromptOverride
 from .worksheets import DEFAULT_MAX_PIXELS, LoadedWorksheet, WorksheetRef, load
-
-DEFAULT_MAX_TOKENS = 256
-"""A guard, not a budget: the longest real answers are well under 100 tokens."""
 
 
 @dataclass
@@ -161,20 +159,14 @@ class Engine:
     def label(self, sheet: LoadedWorksheet) -> Prediction:
         """Label one loaded worksheet page."""
         generation = self.generate(sheet)
-        parsed = parse_answer(generation.text, self.ontology, truncated=generation.truncated)
         ends = token_offsets(generation.tokens, lambda ids: vlm.decode(self.vlm, ids))
-        for label, span in zip(parsed.labels, parsed.spans, strict=True):
-            label.confidence = span_confidence(span, ends, generation.logprobs)
-        return Prediction(
-            path=str(sheet.ref.path),
-            page=sheet.ref.page,
-            sha256=sheet.sha256,
-            outcome=parsed.outcome,
-            labels=parsed.labels,
-            raw_text=generation.text,
-            error=parsed.detail if parsed.outcome != "labeled" else None,
-            notes=parsed.detail if parsed.outcome == "labeled" else None,
-            image_size=sheet.image.size,
+        return page_prediction(
+            sheet,
+            generation.text,
+            truncated=generation.truncated,
+            ontology=self.ontology,
+            token_ends=ends,
+            logprobs=generation.logprobs,
             timings=generation.timings,
             provenance=self.provenance,
         )

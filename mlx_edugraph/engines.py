@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .ontology import Ontology
+from .page_prediction import DEFAULT_MAX_TOKENS
 from .prompt_source import PromptOverride
 from .worksheets import DEFAULT_MAX_PIXELS
 
@@ -37,8 +38,6 @@ def make_engine(
     prompt they are sent (when the policy in `remote` sends one). `note` hears about servers
     taken out (default: stderr; the TUI shows them in its status line).
     """
-    from .engine import DEFAULT_MAX_TOKENS
-
     tokens = max_tokens or DEFAULT_MAX_TOKENS
     if servers:
         from .remote_engine import RemoteEngine

@@ -15,12 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from .answer import parse_answer
 from .answer_schema import response_format
 from .chat_request import BadReply, read_reply, request_body, token_ends
-from .confidence import span_confidence
-from .engine import DEFAULT_MAX_TOKENS
 from .ontology import Ontology
+from .page_prediction import DEFAULT_MAX_TOKENS, page_prediction
 from .prediction import Prediction, Provenance, Timings
 from .prompt_source import PromptOverride
 from .server_pool import (
@@ -160,25 +158,17 @@ class RemoteEngine:
             reply = read_reply(payload)
         except BadReply as exc:
             raise ServerFailure(f"{server.name}: {exc}") from None
-        parsed = parse_answer(reply.text, self.ontology, truncated=reply.truncated)
-        ends = token_ends(reply)
-        for label, span in zip(parsed.labels, parsed.spans, strict=True):
-            label.confidence = span_confidence(span, ends, reply.logprobs) if ends else None
-        total_s = time.perf_counter() - started
-        return Prediction(
-            path=str(sheet.ref.path),
-            page=sheet.ref.page,
-            sha256=sheet.sha256,
-            outcome=parsed.outcome,
-            labels=parsed.labels,
-            raw_text=reply.text,
-            error=parsed.detail if parsed.outcome != "labeled" else None,
-            notes=parsed.detail if parsed.outcome == "labeled" else None,
-            image_size=sheet.image.size,
+        return page_prediction(
+            sheet,
+            reply.text,
+            truncated=reply.truncated,
+            ontology=self.ontology,
+            token_ends=token_ends(reply),
+            logprobs=reply.logprobs,
             timings=Timings(
                 prompt_tokens=reply.prompt_tokens,
                 generated_tokens=reply.generated_tokens,
-                total_s=total_s,
+                total_s=time.perf_counter() - started,
             ),
             provenance=replace(self.provenance, server=server.name),
         )
