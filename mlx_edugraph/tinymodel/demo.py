@@ -32,6 +32,9 @@ DEMO_GROUP_SIZE = 64
 DEMO_PAGE_SIZE = TEACH_SIZE
 """Sample pages for the demo: the size the model was taught at (larger pages work too)."""
 
+DEMO_SOURCE = f"mlx-edugraph tiny demo model v{DEMO_VERSION} (random weights taught locally)"
+"""The demo model's source in its provenance: it has no checkpoint anywhere else."""
+
 CHECK_SEEDS = range(2)
 """Unseen worksheet seeds the finished build must answer exactly."""
 
@@ -87,6 +90,7 @@ def _demo_entry(cache_dir: Path | None, log: Callable[[str], None] | None) -> Pa
 
 def _build(work: Path, say: Callable[[str], None]) -> None:
     """Build, teach, convert and check the demo model inside `work`."""
+    from mlx_edugraph.convert.provenance import read_provenance, write_provenance
     from mlx_edugraph.convert.quantize import quantize
     from mlx_edugraph.tinymodel.checkpoint import build_checkpoint
     from mlx_edugraph.tinymodel.probe import probe
@@ -97,6 +101,9 @@ def _build(work: Path, say: Callable[[str], None]) -> None:
     # mlx-vlm's converter prints progress; keep it off the terminal (the TUI owns it).
     with contextlib.redirect_stdout(io.StringIO()):
         quantize(work / "hf", work / "mlx", bits=DEMO_BITS, group_size=DEMO_GROUP_SIZE)
+    # The converter records the folder it read, a temporary one here: name the model instead.
+    record = read_provenance(work / "mlx") or {}
+    write_provenance(work / "mlx", {**record, "source": DEMO_SOURCE})
     wrong = [
         f"{r.kind} (seed {r.seed}): {r.text!r}"
         for r in probe(work / "mlx", TAUGHT_ANSWERS, CHECK_SEEDS)
