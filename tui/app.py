@@ -122,7 +122,8 @@ class ReviewApp(App):
         self.by_key: dict[str, Entry] = {}
         self.ontology: Ontology | None = None
         self.fingerprint: str | None = None
-        self._scanned_for: object = object()  # the fingerprint the entries were looked up for
+        self._scanning = True
+        self._scanned_for: str | None = None  # the fingerprint the entries were looked up for
         self._submitted = False
         self._undo: list[tuple[str, Review | None]] = []
         self._queued = 0
@@ -200,11 +201,12 @@ class ReviewApp(App):
         self.entries = message.entries
         self.by_key = {entry_key(entry): entry for entry in self.entries}
         self._scanned_for = message.fingerprint
+        self._scanning = False
         self._show_list(keep)
         self.sub_title = f"{len(self.entries)} worksheet page(s)"
         if not self.entries:
             self.notify("no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found", timeout=10)
-        self._maybe_submit()
+        self._after_scan_or_load()
 
     @_while_shown
     def on_ontology_ready(self, message: OntologyReady) -> None:
@@ -223,10 +225,7 @@ class ReviewApp(App):
         self.fingerprint = message.provenance.model_fingerprint
         self._model_line = f"model ready (loaded in {message.load_s:.1f} s)"
         self._update_status()
-        if self._scanned_for != self.fingerprint:
-            self._scan(self.fingerprint)  # look the store up for this model's predictions
-        else:
-            self._maybe_submit()
+        self._after_scan_or_load()
 
     @_while_shown
     def on_model_failed(self, message: ModelFailed) -> None:
@@ -331,6 +330,18 @@ class ReviewApp(App):
         if self._figures:
             parts.append(self._figures)
         self.query_one("#status", Static).update(" · ".join(parts))
+
+    def _after_scan_or_load(self) -> None:
+        """Once both the scan and the model are done: look the store up again if the scan could
+        not know this model's fingerprint (a repo id), else queue the unlabeled pages. One scan
+        runs at a time, so no late scan replaces entries that labeling has filled."""
+        if self._scanning or self.fingerprint is None:
+            return
+        if self._scanned_for != self.fingerprint:
+            self._scanning = True
+            self._scan(self.fingerprint)
+        else:
+            self._maybe_submit()
 
     def _maybe_submit(self) -> None:
         """Queue the unlabeled pages once the model is ready and the store was consulted."""

@@ -8,7 +8,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..worksheets import DEFAULT_MAX_PIXELS
+from .input_options import add_input_arguments
 from .server_options import add_server_arguments, remote_options
 
 EPILOG = """\
@@ -74,19 +74,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--report", type=Path, metavar="DIR", help="write a Markdown report with charts here"
     )
     parser.add_argument("--note", default="", help="a line shown at the top of the report")
-    parser.add_argument("--db", type=Path, help="results store (default: in the user data folder)")
-    parser.add_argument("--ontology", type=Path, help="EduGraph ontology file (TTL or RDF/XML)")
-    parser.add_argument(
-        "--ontology-version",
-        default=None,
-        help="EduGraph release to download when no file is given (default v0.4.0)",
-    )
-    parser.add_argument(
-        "--max-pixels",
-        type=int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"resolution cap per page when labeling (default {DEFAULT_MAX_PIXELS:,})",
-    )
+    add_input_arguments(parser)
     parser.add_argument(
         "--max-tokens", type=int, default=None, help="token bound per answer (default 256)"
     )

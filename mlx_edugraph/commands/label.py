@@ -7,7 +7,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from ..worksheets import DEFAULT_MAX_PIXELS
+from .input_options import add_input_arguments
 from .server_options import add_server_arguments, prompt_source, remote_options
 
 
@@ -39,20 +39,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--redo", action="store_true", help="relabel worksheets already labeled by this model"
     )
-    parser.add_argument("--db", type=Path, help="results store (default: in the user data folder)")
-    parser.add_argument("--ontology", type=Path, help="EduGraph ontology file (TTL or RDF/XML)")
-    parser.add_argument(
-        "--ontology-version",
-        default=None,
-        help="EduGraph release to download when no file is given (default v0.4.0)",
-    )
-    parser.add_argument(
-        "--max-pixels",
-        type=int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"resolution cap per page (default {DEFAULT_MAX_PIXELS:,}, ~1 MP: "
-        "about the size of the training pages)",
-    )
+    add_input_arguments(parser)
     parser.add_argument(
         "--max-tokens", type=int, default=None, help="token bound per answer (default 256)"
     )

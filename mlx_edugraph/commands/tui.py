@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..worksheets import DEFAULT_MAX_PIXELS
+from .input_options import add_input_arguments
 from .label import parse_pages
 from .server_options import add_server_arguments, prompt_source, remote_options
 
@@ -31,10 +31,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="browse and review stored results only; do not load a model",
     )
-    parser.add_argument("--db", type=Path, help="results store (default: in the user data folder)")
-    parser.add_argument("--ontology", type=Path, help="EduGraph ontology file (TTL or RDF/XML)")
-    parser.add_argument("--ontology-version", help="EduGraph release to download (default v0.4.0)")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
+    add_input_arguments(parser)
     parser.add_argument("--max-tokens", type=int, default=None)
     parser.add_argument("--pages", default=None, help="PDF pages to show, e.g. 1-3")
     parser.add_argument(
