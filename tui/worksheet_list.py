@@ -20,6 +20,10 @@ MARKS: dict[str, tuple[str, str]] = {
 """State -> (mark, style): the glyph says the state at a glance, the word says it plainly."""
 
 
+NAME_WIDTH = 26
+"""Fixed, so the list never waits for a width pass (the caption shows the full path)."""
+
+
 def entry_key(entry: Entry) -> str:
     return f"{entry.ref.path}\0{entry.ref.page}"
 
@@ -44,7 +48,7 @@ class WorksheetList(DataTable):
         self.cursor_type = "row"
         self.zebra_stripes = True
         self.add_column("state", key="state", width=14)
-        self.add_column("worksheet", key="name")
+        self.add_column("worksheet", key="name", width=NAME_WIDTH)
         self.add_column("conf", key="conf", width=4)
 
     def show(self, entries: list[Entry], keep: str | None = None) -> None:
