@@ -49,7 +49,7 @@ from .messages import (
 from .preview import Preview
 from .raw_text import RawText
 from .term_picker import TermPicker
-from .worksheet_list import WorksheetList, entry_key
+from .worksheet_list import WorksheetList, entry_key, ref_key
 
 DEMO_BANNER = (
     "DEMO: labels come from a tiny demo model trained on generated worksheets, "
@@ -309,7 +309,7 @@ class ReviewApp(App):
         return self.by_key.get(self.selected) if self.selected else None
 
     def _entry_for(self, ref: WorksheetRef) -> Entry | None:
-        return self.by_key.get(f"{ref.path}\0{ref.page}")
+        return self.by_key.get(ref_key(ref))
 
     def _refresh_entry(self, entry: Entry) -> None:
         self.query_one(WorksheetList).update_entry(entry)

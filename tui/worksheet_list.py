@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from mlx_edugraph.worklist import Entry
+from mlx_edugraph.worksheets import WorksheetRef
 
 MARKS: dict[str, tuple[str, str]] = {
     "queued": ("·", "dim"),
@@ -24,8 +25,13 @@ NAME_WIDTH = 26
 """Fixed, so the list never waits for a width pass (the caption shows the full path)."""
 
 
+def ref_key(ref: WorksheetRef) -> str:
+    """A page's row key (path and page number)."""
+    return f"{ref.path}\0{ref.page}"
+
+
 def entry_key(entry: Entry) -> str:
-    return f"{entry.ref.path}\0{entry.ref.page}"
+    return ref_key(entry.ref)
 
 
 def _cells(entry: Entry) -> tuple[Text, Text, Text]:
