@@ -46,6 +46,7 @@ class Engine:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         reuse_prefix: bool = True,
         constrain: bool = True,
+        fast_forward: bool = True,
         answer_tokens: int | None = None,
         prompt: PromptOverride | None = None,
     ):
@@ -61,6 +62,8 @@ class Engine:
         if answer_tokens is not None and constrain:
             raise ValueError("answer_tokens (a fixed answer length) needs constrain=False")
         self.answer_tokens = answer_tokens
+        # Tokens the grammar forces go to the model in one pass (same text, fewer passes).
+        self.fast_forward = fast_forward
         self.grammar = (
             Grammar(self.vlm.tokenizer, vlm.vocab_size(self.vlm), ontology) if constrain else None
         )
@@ -94,7 +97,11 @@ class Engine:
         started = time.perf_counter()
         vlm.reset_peak_memory()
         encoded = vlm.encode(self.vlm, self.prompt, sheet.image)
-        constraint = self.grammar.processor(vlm.apply_token_mask) if self.grammar else None
+        constraint = (
+            self.grammar.state(vlm.apply_token_mask, fast_forward=self.fast_forward)
+            if self.grammar
+            else None
+        )
         forward_started = time.perf_counter()
         if self.reuse_prefix and self._prefix is None:
             self._prefix = vlm.build_prefix(self.vlm, encoded)
@@ -111,6 +118,7 @@ class Engine:
         tokens: list[int] = []
         logprobs: list[float] = []
         times: list[float] = []
+        passes = 0
         truncated = True
         text = ""
         forward_s = time.perf_counter() - forward_started
@@ -121,6 +129,7 @@ class Engine:
             if step is None:
                 break
             times.append(step.at)
+            passes += not step.forced
             if step.token in self._stop_ids and not fixed:
                 truncated = False
                 break
@@ -140,6 +149,7 @@ class Engine:
             visual_tokens=vlm.visual_tokens(self.vlm, encoded),
             prefill_s=(times[0] - started) if times else finished - started,
             generated_tokens=len(times),
+            decode_passes=max(passes - 1, 0),
             decode_tps=(len(times) - 1) / decode_s if decode_s > 0 else 0.0,
             total_s=finished - started,
             peak_memory_gb=vlm.peak_memory_gb(),

@@ -38,6 +38,9 @@ class Timings:
     visual_tokens: int = 0
     prefill_s: float = 0.0
     generated_tokens: int = 0
+    decode_passes: int = 0
+    """Forward passes after the first token; fewer than `generated_tokens` - 1 when the
+    grammar forced tokens (see `constrain.GrammarState`)."""
     decode_tps: float = 0.0
     total_s: float = 0.0
     peak_memory_gb: float = 0.0

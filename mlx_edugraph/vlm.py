@@ -140,6 +140,8 @@ class Step:
     token: int
     logprob: float
     at: float
+    forced: bool = False
+    """The grammar allowed nothing else: it came out of another token's forward pass."""
 
 
 @dataclass
@@ -229,14 +231,16 @@ def generate(
 ) -> Iterator[Step]:
     """Greedy decoding; the caller stops iterating when the answer is complete.
 
-    `prefix` (which must fit `encoded`) skips the prompt's shared prefix; `constraint` is a
-    logits processor with `raw_logprobs` (see `constrain.GrammarProcessor`): the yielded
-    log-probabilities are then the model's own, before the mask.
+    `prefix` (which must fit `encoded`) skips the prompt's shared prefix. `constraint` (a
+    `constrain.GrammarState`) masks each step's logits and names the tokens its grammar
+    forces, which are fed in one forward pass. Log-probabilities are always the model's own,
+    before any mask.
     """
     language = vlm.model.language_model
     _reset_rope_state(language)
     input_ids, mask, model = encoded.input_ids, encoded.mask, vlm.model
     kwargs = dict(encoded.extra)
+    cache = make_prompt_cache(language)
     if prefix is not None:
         count = len(prefix.tokens)
         positions, deltas = language.get_rope_index(
@@ -244,24 +248,64 @@ def generate(
         )
         for entry in prefix.cache:
             entry.trim(entry.offset - count)
-        kwargs.update(prompt_cache=prefix.cache, position_ids=positions, rope_deltas=deltas)
+        cache = prefix.cache
+        kwargs.update(position_ids=positions, rope_deltas=deltas)
         input_ids = input_ids[:, count:]
         mask = mask[:, count:] if mask is not None else None
         model = _AfterPrefix(vlm.model, count)
-    steps = generate_step(
+    if constraint is None:
+        steps = generate_step(
+            input_ids,
+            model,
+            encoded.pixel_values,
+            mask,
+            max_tokens=max_tokens,
+            temperature=0.0,
+            prompt_cache=cache,
+            **kwargs,
+        )
+        for token, logprobs in steps:
+            yield Step(int(token), float(logprobs[token].item()), time.perf_counter())
+        return
+    # mlx-vlm's loop feeds one token per pass; ours feeds forced tokens together. Its
+    # prefill (vision tower, chunking, deepstack) runs with max_tokens=0: that fills the
+    # cache with the prompt and hands the first logits only to the logits processors.
+    first: list[mx.array] = []
+    prefill = generate_step(
         input_ids,
         model,
         encoded.pixel_values,
         mask,
-        max_tokens=max_tokens,
+        max_tokens=0,
         temperature=0.0,
-        logits_processors=[constraint] if constraint is not None else None,
+        prompt_cache=cache,
+        logits_processors=[lambda _tokens, logits: first.append(logits) or logits],
         **kwargs,
     )
-    for index, (token, logprobs) in enumerate(steps):
-        if constraint is not None:
-            logprobs = constraint.raw_logprobs[index]
-        yield Step(int(token), float(logprobs[token].item()), time.perf_counter())
+    for _ in prefill:
+        pass
+    logits, produced = first[0], 0
+    while produced < max_tokens:
+        token = int(mx.argmax(constraint.mask(logits), axis=-1).item())
+        yield Step(token, float(_logprobs(logits)[0, token].item()), time.perf_counter())
+        produced += 1
+        if produced == max_tokens:
+            return
+        forced = constraint.advance(token)[: max_tokens - produced]
+        rows = language(mx.array([[token, *forced]]), cache=cache).logits[0]
+        if forced:
+            chosen = mx.take_along_axis(
+                _logprobs(rows[:-1]), mx.array(forced)[:, None], axis=-1
+            ).tolist()
+            at = time.perf_counter()
+            for forced_token, (logprob,) in zip(forced, chosen, strict=True):
+                yield Step(forced_token, logprob, at, forced=True)
+            produced += len(forced)
+        logits = rows[-1:]
+
+
+def _logprobs(logits: mx.array) -> mx.array:
+    return logits - mx.logsumexp(logits, axis=-1, keepdims=True)
 
 
 def apply_token_mask(logits: Any, bitmask: Any) -> Any:

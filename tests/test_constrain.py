@@ -47,6 +47,29 @@ def test_keys_in_any_order_and_json_whitespace(loaded, grammars) -> None:
     assert grammars[0].accepts(_ids(loaded, '{\n  "Ability" : [ ],"Area":[], "Scope": [ ] }'))
 
 
+def test_forced_tokens_spell_the_rest_of_the_answer(loaded, grammars) -> None:
+    # Choose each taught answer's tokens one by one, skipping the ones the grammar forces:
+    # the choices plus the forced tokens are the answer, with fewer choices than tokens.
+    from mlx_edugraph import vlm
+
+    for answer in TAUGHT_ANSWERS.values():
+        expected = _ids(loaded, answer)
+        state, produced, choices = grammars[0].state(vlm.apply_token_mask), [], 0
+        while len(produced) < len(expected):
+            token = expected[len(produced)]
+            choices += 1
+            produced += [token, *state.advance(token)]
+        assert produced == expected, answer
+        assert choices < len(expected), answer
+
+
+def test_without_fast_forward_nothing_is_forced(loaded, grammars) -> None:
+    from mlx_edugraph import vlm
+
+    state = grammars[0].state(vlm.apply_token_mask, fast_forward=False)
+    assert all(state.advance(t) == [] for t in _ids(loaded, TAUGHT_ANSWERS["addition"]))
+
+
 @pytest.mark.parametrize(
     "answer",
     [
