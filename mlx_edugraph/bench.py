@@ -8,6 +8,7 @@ that pass gives the share of wall time spent inside the model's forward passes.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import tempfile
@@ -73,6 +74,8 @@ class BenchResult:
     folder_forward_s: float = 0.0
     folder_pages: int = 0
     folder_peak_memory_gb: float = 0.0
+    config: dict = field(default_factory=dict)
+    """The model's config.json: what `flops` counts with."""
 
     @property
     def forward_share(self) -> float:
@@ -117,9 +120,9 @@ def run_bench(
         constrain=constrain and not fixed,
         answer_tokens=answer_tokens,
     )
-    result = BenchResult(
-        str(model), engine.load_s, _weights_gb(Path(engine.vlm.path)), answer_tokens
-    )
+    folder = Path(engine.vlm.path)
+    result = BenchResult(str(model), engine.load_s, _weights_gb(folder), answer_tokens)
+    result.config = json.loads((folder / "config.json").read_text())
     naive_tokens = answer_tokens if fixed else NAIVE_MAX_TOKENS
     log(f"model loaded in {engine.load_s:.2f} s; warming up both paths")
     warm = _ours(engine, pages[0])
@@ -339,8 +342,42 @@ def format_table(result: BenchResult) -> str:
         f"{result.folder_wall_s:.2f} s wall, {result.forward_share:.1%} inside model forward "
         f"passes, peak memory {result.folder_peak_memory_gb:.2f} GB"
     )
+    out += flops_lines(result)
     for skipped in result.skipped:
         out.append(
             f"naive path not run on {Path(skipped.path).name} ({skipped.size}): {skipped.reason}"
         )
     return "\n".join(out)
+
+
+def flops_lines(result: BenchResult) -> list[str]:
+    """Per page size: the prefill arithmetic of both paths on this model (median page).
+
+    The ratio is what doing less work can give on any hardware, before speed differences
+    between the parts (on this CPU the vision tower's attention is slow, on a GPU fast).
+    """
+    from .flops import page_flops
+
+    if not result.config:
+        return []
+    lines = []
+    for size in dict.fromkeys(r.size for r in result.naive):
+        naive = [r for r in result.naive if r.size == size]
+        ours = [r for r in result.ours if r.size == size]
+        counts = [
+            statistics.median(
+                page_flops(
+                    result.config,
+                    visual_tokens=r.visual_tokens,
+                    prompt_tokens=r.prompt_tokens,
+                    cached_tokens=cached,
+                ).total
+                for r in runs
+            )
+            for runs, cached in ((naive, 0), (ours, result.prefix_tokens))
+        ]
+        lines.append(
+            f"prefill arithmetic at {size}: naive {counts[0] / 1e9:,.1f} GFLOP, ours "
+            f"{counts[1] / 1e9:,.1f} GFLOP ({counts[0] / counts[1]:.2f}x less)"
+        )
+    return lines

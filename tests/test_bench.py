@@ -30,6 +30,7 @@ def test_bench_prints_the_table_on_the_tiny_proxy(capsys: pytest.CaptureFixture)
     assert "inside model forward passes" in out.out
     assert "prompt tokens per page come from the cached prefix" in out.out
     assert "decode exactly 32 tokens" in out.out
+    assert "prefill arithmetic at 320x448: naive" in out.out
     assert "building the tiny proxy" in out.err
 
 
