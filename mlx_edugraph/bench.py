@@ -47,6 +47,8 @@ class PageRun:
     total_s: float
     peak_memory_gb: float
     text: str = ""
+    decode_passes: int | None = None
+    """Forward passes after the first token (ours; None: one per token)."""
 
 
 @dataclass
@@ -197,6 +199,7 @@ def _ours(engine, page: Path) -> PageRun:
         total_s=total,
         peak_memory_gb=timings.peak_memory_gb,
         text=prediction.raw_text,
+        decode_passes=timings.decode_passes,
     )
 
 
@@ -342,6 +345,14 @@ def format_table(result: BenchResult) -> str:
         f"{result.folder_wall_s:.2f} s wall, {result.forward_share:.1%} inside model forward "
         f"passes, peak memory {result.folder_peak_memory_gb:.2f} GB"
     )
+    counted = [r for r in result.ours if r.decode_passes is not None]
+    tokens = sum(r.decoded_tokens for r in counted)
+    passes = len(counted) + sum(r.decode_passes or 0 for r in counted)
+    if passes < tokens:
+        out.append(
+            f"ours: {tokens:,} answer tokens took {passes:,} forward passes "
+            f"(tokens the grammar forces are fed together)"
+        )
     out += flops_lines(result)
     for skipped in result.skipped:
         out.append(

@@ -64,3 +64,12 @@ def test_sizes_option_is_checked() -> None:
     assert parse_sizes("850x1100, 1275X1650") == [(850, 1100), (1275, 1650)]
     with pytest.raises(SystemExit):
         parse_sizes("850-1100")
+
+
+def test_forced_tokens_show_as_fewer_forward_passes() -> None:
+    result = BenchResult("m", 1.0, 0.1, None)
+    result.naive = [_run("a", "850x1100", 4.0)]
+    result.ours = [_run("a", "850x1100", 2.0)]
+    assert "answer tokens took" not in format_table(result)
+    result.ours[0].decode_passes = 20  # 32 tokens: the first from prefill, 11 forced
+    assert "ours: 32 answer tokens took 21 forward passes" in format_table(result)
