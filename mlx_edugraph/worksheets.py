@@ -34,6 +34,10 @@ PDF_DPI = 96
 MAX_SOURCE_PIXELS = 178_956_970
 """Pillow's own decompression-bomb threshold; larger images are refused before decoding."""
 
+MAX_ASPECT_RATIO = 200
+"""Qwen3-VL's image processor refuses pages longer than this many times their width (or the
+reverse); they are refused here, as a page problem rather than a model failure."""
+
 
 class WorksheetError(Exception):
     """A worksheet file that cannot be read; the message says why."""
@@ -169,7 +173,14 @@ def load(
         )
     else:
         image = _decode_image(ref.path, max_pixels)
-    return LoadedWorksheet(ref, digest, cap_pixels(image, max_pixels))
+    image = cap_pixels(image, max_pixels)
+    width, height = image.size  # as the model's processor will see it
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise WorksheetError(
+            f"page is {width}x{height} pixels, {max(width, height) / min(width, height):.0f}:1; "
+            f"the model reads pages up to {MAX_ASPECT_RATIO}:1: crop or split it"
+        )
+    return LoadedWorksheet(ref, digest, image)
 
 
 def _heif_available() -> bool:

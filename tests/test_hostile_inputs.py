@@ -77,6 +77,7 @@ def write_messy_folder(folder: Path) -> None:
     for name, data in files.items():
         (folder / name).write_bytes(data)
     Image.new("RGB", (1, 1), (255, 255, 255)).save(folder / "tiny-1x1.png")
+    Image.new("RGB", (6000, 20), (255, 255, 255)).save(folder / "strip-300to1.png")
     gray = addition.convert("L")
     gray.save(folder / "gray-8bit.png")
     Image.fromarray(np.asarray(gray).astype(np.uint16) * 257).save(folder / "gray-16bit.png")
@@ -210,6 +211,12 @@ def _error(run: Run, name: str) -> str:
             "cannot open PDF",
             marks=pytest.mark.reliability("Inputs", "broken PDF"),
             id="broken.pdf",
+        ),
+        pytest.param(
+            "strip-300to1.png",
+            "6000x20 pixels, 300:1; the model reads pages up to 200:1",
+            marks=pytest.mark.reliability("Inputs", "page of 300:1 (beyond the model's 200:1)"),
+            id="strip-300to1.png",
         ),
         pytest.param(
             "fifo.png",

@@ -65,6 +65,17 @@ def test_resolution_cap_shrinks_scans_and_keeps_aspect(tmp_path: Path) -> None:
     assert cap_pixels(small, DEFAULT_MAX_PIXELS) is small  # never enlarged
 
 
+def test_strip_beyond_the_models_aspect_ratio_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "strip.png"
+    Image.new("RGB", (6000, 20), "white").save(path)
+    with pytest.raises(
+        WorksheetError, match=r"6000x20 pixels, 300:1; the model reads pages up to 200:1"
+    ):
+        load(WorksheetRef(path))
+    Image.new("RGB", (4000, 20), "white").save(path)
+    assert load(WorksheetRef(path)).image.size == (4000, 20)
+
+
 def test_large_jpeg_is_decoded_reduced(tmp_path: Path) -> None:
     path = tmp_path / "scan.jpg"
     _page((2480, 3508)).save(path, quality=80)
