@@ -136,15 +136,9 @@ def run(
                 yield _known(ref, sha256, store, fingerprint)
                 continue
             loaded = future.result()
-            if isinstance(loaded, str):
-                prediction = error_prediction(ref, sha256, loaded, engine.provenance)
-            else:
+            if not isinstance(loaded, str):
                 started(ref)
-                try:
-                    prediction = engine.label(loaded)
-                except Exception as exc:  # the model failing on one page must not stop the rest
-                    reason = f"model failed on this page: {type(exc).__name__}: {exc}"
-                    prediction = error_prediction(ref, sha256, reason, engine.provenance)
+            prediction = _prediction(ref, sha256, loaded, engine)
             store.put(prediction)
             yield Event(ref, "error" if prediction.outcome == "error" else "labeled", prediction)
         for _, _, future in pending:
@@ -152,16 +146,26 @@ def run(
                 future.cancel()
 
 
-def _load_and_label(ref: WorksheetRef, sha256: str, engine: RemoteEngine) -> Prediction:
-    """One page on a worker thread: read it, label it; any failure becomes its error record."""
-    loaded = _load(ref, sha256, engine.max_pixels)
+def _prediction(
+    ref: WorksheetRef,
+    sha256: str,
+    loaded: LoadedWorksheet | str,
+    engine: Engine | RemoteEngine,
+) -> Prediction:
+    """A page's prediction; a read problem (`loaded` is its reason) or a model failure
+    becomes the page's error record, and the run goes on (the next run retries it)."""
     if isinstance(loaded, str):
         return error_prediction(ref, sha256, loaded, engine.provenance)
     try:
         return engine.label(loaded)
-    except Exception as exc:  # no server answered: recorded, and retried by the next run
+    except Exception as exc:  # one page failing, or no server answering, must not stop the rest
         reason = f"model failed on this page: {type(exc).__name__}: {exc}"
         return error_prediction(ref, sha256, reason, engine.provenance)
+
+
+def _load_and_label(ref: WorksheetRef, sha256: str, engine: RemoteEngine) -> Prediction:
+    """One page on a worker thread: read it, label it."""
+    return _prediction(ref, sha256, _load(ref, sha256, engine.max_pixels), engine)
 
 
 def _run_in_flight(

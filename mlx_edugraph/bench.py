@@ -347,7 +347,7 @@ def format_table(result: BenchResult) -> str:
     )
     counted = [r for r in result.ours if r.decode_passes is not None]
     tokens = sum(r.decoded_tokens for r in counted)
-    passes = len(counted) + sum(r.decode_passes or 0 for r in counted)
+    passes = sum(1 + r.decode_passes for r in counted)
     if passes < tokens:
         out.append(
             f"ours: {tokens:,} answer tokens took {passes:,} forward passes "
@@ -371,24 +371,24 @@ def flops_lines(result: BenchResult) -> list[str]:
 
     if not result.config:
         return []
+
+    def median_flops(runs: list[PageRun], cached: int) -> float:
+        return statistics.median(
+            page_flops(
+                result.config,
+                visual_tokens=r.visual_tokens,
+                prompt_tokens=r.prompt_tokens,
+                cached_tokens=cached,
+            ).total
+            for r in runs
+        )
+
     lines = []
     for size in dict.fromkeys(r.size for r in result.naive):
-        naive = [r for r in result.naive if r.size == size]
-        ours = [r for r in result.ours if r.size == size]
-        counts = [
-            statistics.median(
-                page_flops(
-                    result.config,
-                    visual_tokens=r.visual_tokens,
-                    prompt_tokens=r.prompt_tokens,
-                    cached_tokens=cached,
-                ).total
-                for r in runs
-            )
-            for runs, cached in ((naive, 0), (ours, result.prefix_tokens))
-        ]
+        naive = median_flops([r for r in result.naive if r.size == size], 0)
+        ours = median_flops([r for r in result.ours if r.size == size], result.prefix_tokens)
         lines.append(
-            f"prefill arithmetic at {size}: naive {counts[0] / 1e9:,.1f} GFLOP, ours "
-            f"{counts[1] / 1e9:,.1f} GFLOP ({counts[0] / counts[1]:.2f}x less)"
+            f"prefill arithmetic at {size}: naive {naive / 1e9:,.1f} GFLOP, ours "
+            f"{ours / 1e9:,.1f} GFLOP ({naive / ours:.2f}x less)"
         )
     return lines

@@ -49,7 +49,7 @@ def release_url(version: str, url: str | None = None) -> str:
 def resolve_ontology(
     file: Path | None = None,
     *,
-    version: str = DEFAULT_VERSION,
+    version: str | None = None,
     url: str | None = None,
     offline: bool = False,
     timeout: float = TIMEOUT_S,
@@ -59,7 +59,10 @@ def resolve_ontology(
     A given file that cannot be loaded raises OntologyError: the user asked for it, so
     falling back silently would check labels against something else. When no ontology is
     reachable, the result holds None and a one-line warning; labels then stay unverified.
+    `version` None means the pinned release (`DEFAULT_VERSION`).
     """
+    if version is None:
+        version = DEFAULT_VERSION
     if file is not None:
         return OntologyResolution(load_ontology(Path(file)), f"file {file}")
 

@@ -240,8 +240,9 @@ def generate(
     _reset_rope_state(language)
     input_ids, mask, model = encoded.input_ids, encoded.mask, vlm.model
     kwargs = dict(encoded.extra)
-    cache = make_prompt_cache(language)
-    if prefix is not None:
+    if prefix is None:
+        cache = make_prompt_cache(language)
+    else:
         count = len(prefix.tokens)
         positions, deltas = language.get_rope_index(
             input_ids, kwargs.get("image_grid_thw"), None, mask

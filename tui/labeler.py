@@ -165,11 +165,10 @@ class Labeler:
         from mlx_edugraph.ontology import OntologyError
         from mlx_edugraph.ontology_source import resolve_ontology
 
-        version = (
-            {"version": self.settings.ontology_version} if self.settings.ontology_version else {}
-        )
         try:
-            resolution = resolve_ontology(self.settings.ontology_file, **version)
+            resolution = resolve_ontology(
+                self.settings.ontology_file, version=self.settings.ontology_version
+            )
         except OntologyError as exc:
             self.post(OntologyReady(None, str(exc)))
             return None

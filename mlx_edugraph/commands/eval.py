@@ -99,9 +99,8 @@ def _ontology(args: argparse.Namespace):
     from ..ontology import OntologyError
     from ..ontology_source import resolve_ontology
 
-    version_kwargs = {"version": args.ontology_version} if args.ontology_version else {}
     try:
-        resolution = resolve_ontology(args.ontology, **version_kwargs)
+        resolution = resolve_ontology(args.ontology, version=args.ontology_version)
     except OntologyError as exc:
         raise Failure(str(exc)) from None
     if resolution.warning:

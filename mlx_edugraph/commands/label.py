@@ -103,9 +103,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: no such file or folder: {path}", file=sys.stderr)
     paths = [p for p in paths if p.exists()]
 
-    version_kwargs = {"version": args.ontology_version} if args.ontology_version else {}
     try:
-        resolution = resolve_ontology(args.ontology, **version_kwargs)
+        resolution = resolve_ontology(args.ontology, version=args.ontology_version)
     except OntologyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
