@@ -85,7 +85,9 @@ def _command(folder: Path, db: Path, *extra: str) -> str:
         *extra,
     ]
     env = f"MLX_EDUGRAPH_HOME={shlex.quote(os.environ['MLX_EDUGRAPH_HOME'])} TERM=xterm-256color"
-    return f"env {env} {shlex.join(command)}"
+    # COLUMNS/LINES inherited from the test process would override the terminal's own size
+    # (the app then drew 80 columns in a 160-column window); the app must read the terminal.
+    return f"env -u COLUMNS -u LINES {env} {shlex.join(command)}"
 
 
 @pytest.mark.reliability("Interruptions", "TUI killed mid-review (kill -9), then restarted")
