@@ -1,6 +1,6 @@
 """The converter's seam to mlx-vlm: every call the conversion makes into it lives here.
 
-mlx-vlm changes fast; inference goes through `mlx_edugraph.vlm`, conversion through this
+mlx-vlm changes fast; inference goes through `mlx_edugraph.model.vlm`, conversion through this
 module, so an upgrade touches two places. Imports are lazy: MLX is heavy.
 """
 

@@ -30,10 +30,10 @@ def calibration_images(
     folder: Path | None, say: Callable[[str], None]
 ) -> tuple[list[Image.Image], str]:
     """Worksheet pages from `folder` (images, PDFs), or generated sample pages; and a label."""
-    from mlx_edugraph.worksheets import WorksheetError, cap_pixels, discover, load
+    from mlx_edugraph.pages.worksheets import WorksheetError, cap_pixels, discover, load
 
     if folder is None:
-        from mlx_edugraph.samples import ALL_KINDS, make_worksheet
+        from mlx_edugraph.pages.samples import ALL_KINDS, make_worksheet
 
         pages = [make_worksheet(ALL_KINDS[i % len(ALL_KINDS)], seed=i) for i in range(SAMPLE_PAGES)]
         images = [cap_pixels(page, CALIBRATION_MAX_PIXELS) for page in pages]
@@ -63,7 +63,7 @@ def apply_awq(
     """Run the calibration pages through `model` and fold AWQ scales into its weights."""
     import mlx.core as mx
 
-    from mlx_edugraph import vlm
+    from mlx_edugraph.model import vlm
 
     wrapped = vlm.VLM(model, processor, "calibration")
     prompt = vlm.render_prompt(wrapped)

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlx_edugraph.remote_code import remote_code_refusal
+from mlx_edugraph.model.remote_code import remote_code_refusal
 
 from .errors import ConvertError
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from mlx_edugraph.model_location import SOURCE_REPO, default_model_dir
-from mlx_edugraph.worksheets import DEFAULT_MAX_PIXELS
+from mlx_edugraph.model.location import SOURCE_REPO, default_model_dir
+from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS
 
 from . import backend, provenance, quantization
 from .adapter import merge_adapter, read_adapter

@@ -2,9 +2,9 @@
 
 The unquantized checkpoint answers each page greedily; then both models read that same answer
 (teacher forcing) and their next-token distributions are compared at every answer position:
-top-1 agreement and mean KL(unquantized || converted), measured by `mlx_edugraph.agreement`
-(which `eval --compare` shares). The two models are loaded one after the other, so memory
-holds only one of them.
+top-1 agreement and mean KL(unquantized || converted), measured by
+`mlx_edugraph.model.token_agreement` (which `eval --compare` shares). The two models are
+loaded one after the other, so memory holds only one of them.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ class Verification:
 
 def sample_pages(max_pixels: int) -> list[Image.Image]:
     """The verification pages, drawn and resolution-capped as `label` would see them."""
-    from mlx_edugraph.samples import make_worksheet
-    from mlx_edugraph.worksheets import cap_pixels
+    from mlx_edugraph.pages.samples import make_worksheet
+    from mlx_edugraph.pages.worksheets import cap_pixels
 
     return [
         cap_pixels(make_worksheet(kind, seed=i), max_pixels) for i, kind in enumerate(SAMPLE_KINDS)
@@ -67,8 +67,12 @@ def verify_model(
     to the converted model's `dtype` so that the comparison measures quantization alone."""
     import mlx.core as mx
 
-    from mlx_edugraph import vlm
-    from mlx_edugraph.agreement import NonFiniteLogits, reference_answers, token_agreement
+    from mlx_edugraph.model import vlm
+    from mlx_edugraph.model.token_agreement import (
+        NonFiniteLogits,
+        reference_answers,
+        token_agreement,
+    )
 
     started = time.perf_counter()
     pages = sample_pages(max_pixels)

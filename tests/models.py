@@ -48,7 +48,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_mlx_model(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The random tiny checkpoint converted to MLX in bf16 (not quantized)."""
-    from mlx_edugraph.convert.quantize import quantize
+    from mlx_edugraph.tinymodel.mlx_conversion import quantize
 
     dest = tmp_path_factory.mktemp("tiny-mlx") / "model"
     with contextlib.redirect_stdout(io.StringIO()):

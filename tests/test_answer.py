@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlx_edugraph.answer import ParsedAnswer, parse_answer
-from mlx_edugraph.ontology import Ontology, load_ontology
+from mlx_edugraph.labels.answer import ParsedAnswer, parse_answer
+from mlx_edugraph.labels.ontology import Ontology, load_ontology
 from mlx_edugraph.prediction import DIMENSIONS
 
 V04_TTL = Path(__file__).resolve().parents[2] / "shared" / "ontology" / "edugraph-v0.4.0.ttl"

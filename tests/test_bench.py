@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlx_edugraph.bench import BenchResult, PageRun, Skipped, format_table, table_rows
+from mlx_edugraph.benchmarks.labeling_speed import BenchResult, PageRun, Skipped
+from mlx_edugraph.benchmarks.speed_table import format_table, table_rows
 
 
 def test_bench_prints_the_table_on_the_tiny_proxy(capsys: pytest.CaptureFixture) -> None:

@@ -14,16 +14,16 @@ from tests.conftest import ONTOLOGY_V04_TTL
 
 @pytest.fixture(scope="module")
 def loaded(tiny_mlx_model: Path):
-    from mlx_edugraph import vlm
+    from mlx_edugraph.model import vlm
 
     return vlm.load(str(tiny_mlx_model))
 
 
 @pytest.fixture(scope="module")
 def grammars(loaded):
-    from mlx_edugraph import vlm
-    from mlx_edugraph.constrain import Grammar
-    from mlx_edugraph.ontology import load_ontology
+    from mlx_edugraph.labels.ontology import load_ontology
+    from mlx_edugraph.model import vlm
+    from mlx_edugraph.model.grammar import Grammar
 
     ontology = load_ontology(ONTOLOGY_V04_TTL)
     size = vlm.vocab_size(loaded)
@@ -50,7 +50,7 @@ def test_keys_in_any_order_and_json_whitespace(loaded, grammars) -> None:
 def test_forced_tokens_spell_the_rest_of_the_answer(loaded, grammars) -> None:
     # Choose each taught answer's tokens one by one, skipping the ones the grammar forces:
     # the choices plus the forced tokens are the answer, with fewer choices than tokens.
-    from mlx_edugraph import vlm
+    from mlx_edugraph.model import vlm
 
     for answer in TAUGHT_ANSWERS.values():
         expected = _ids(loaded, answer)
@@ -64,7 +64,7 @@ def test_forced_tokens_spell_the_rest_of_the_answer(loaded, grammars) -> None:
 
 
 def test_without_fast_forward_nothing_is_forced(loaded, grammars) -> None:
-    from mlx_edugraph import vlm
+    from mlx_edugraph.model import vlm
 
     state = grammars[0].state(vlm.apply_token_mask, fast_forward=False)
     assert all(state.advance(t) == [] for t in _ids(loaded, TAUGHT_ANSWERS["addition"]))
@@ -96,7 +96,7 @@ def test_offline_grammar_keeps_only_the_shape(loaded, grammars) -> None:
 def test_portable_mask_matches_the_bitmask(vocab: int) -> None:
     import mlx.core as mx
 
-    from mlx_edugraph.constrain import token_mask
+    from mlx_edugraph.model.grammar import token_mask
 
     rng = np.random.default_rng(vocab)
     words = (vocab + 31) // 32 - (1 if vocab == 1100 else 0)  # 1100: a bitmask shorter than V
@@ -113,7 +113,7 @@ def test_portable_mask_matches_the_bitmask(vocab: int) -> None:
 def test_portable_mask_keeps_bfloat16(tiny_mlx_model: Path) -> None:
     import mlx.core as mx
 
-    from mlx_edugraph.constrain import token_mask
+    from mlx_edugraph.model.grammar import token_mask
 
     logits = mx.ones((1, 40), dtype=mx.bfloat16)
     out = token_mask(logits, mx.array([[0b101, 0]], dtype=mx.int32))
@@ -124,7 +124,7 @@ def test_portable_mask_keeps_bfloat16(tiny_mlx_model: Path) -> None:
 def test_metal_kernel_only_where_metal_exists() -> None:
     import mlx.core as mx
 
-    from mlx_edugraph import vlm
+    from mlx_edugraph.model import vlm
 
     logits = mx.zeros((1, 64))
     out = vlm.apply_token_mask(logits, mx.array([[1, 0]], dtype=mx.int32))
@@ -132,9 +132,9 @@ def test_metal_kernel_only_where_metal_exists() -> None:
 
 
 def test_non_ascii_terms_are_written_as_themselves(loaded) -> None:
-    from mlx_edugraph import vlm
-    from mlx_edugraph.constrain import Grammar
-    from mlx_edugraph.ontology import Ontology, Term
+    from mlx_edugraph.labels.ontology import Ontology, Term
+    from mlx_edugraph.model import vlm
+    from mlx_edugraph.model.grammar import Grammar
 
     terms = {"Zähl": Term("Zähl", "Area"), "S": Term("S", "Scope"), "A": Term("A", "Ability")}
     grammar = Grammar(loaded.tokenizer, vlm.vocab_size(loaded), Ontology("test", terms))

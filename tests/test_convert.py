@@ -92,10 +92,10 @@ def test_provenance_names_the_source_and_the_conversion(
 
 @pytest.mark.parametrize("kind", ["addition", "clock", "picture"])
 def test_converted_model_labels_end_to_end(q4: ConversionResult, kind: str) -> None:
-    from mlx_edugraph.engine import Engine
-    from mlx_edugraph.samples import make_worksheet
+    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.pages.samples import make_worksheet
+    from mlx_edugraph.pages.worksheets import LoadedWorksheet, WorksheetRef
     from mlx_edugraph.tinymodel import TAUGHT_ANSWERS, TEACH_SIZE
-    from mlx_edugraph.worksheets import LoadedWorksheet, WorksheetRef
 
     engine = Engine(q4.out, ontology=None)
     page = make_worksheet(kind, size=TEACH_SIZE, seed=5)
@@ -147,7 +147,7 @@ def test_awq_calibrates_on_worksheets(
     tmp_path: Path,
     capsys: pytest.CaptureFixture,
 ) -> None:
-    from mlx_edugraph.samples import write_samples
+    from mlx_edugraph.pages.samples import write_samples
 
     pages = tmp_path / "pages"
     write_samples(pages, 2, size=(256, 320))
@@ -163,7 +163,7 @@ def test_default_output_is_where_label_looks(
     tiny_checkpoint: Path,
     capsys: pytest.CaptureFixture,
 ) -> None:
-    from mlx_edugraph.model_location import default_model_dir, resolve_model
+    from mlx_edugraph.model.location import default_model_dir, resolve_model
 
     assert cli_main(["convert", str(tiny_checkpoint), "--no-verify"]) == 0
     assert f"model:          {default_model_dir()}" in capsys.readouterr().out

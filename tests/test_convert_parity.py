@@ -27,7 +27,7 @@ def mlx_logits(model_dir: Path, image) -> tuple[np.ndarray, dict]:
     """Logits at every prompt position, and the inputs mlx-vlm's processor prepared."""
     import mlx.core as mx
 
-    from mlx_edugraph import vlm
+    from mlx_edugraph.model import vlm
 
     model = vlm.load(str(model_dir))
     encoded = vlm.encode(model, vlm.render_prompt(model), image)
@@ -60,7 +60,7 @@ def torch_logits(checkpoint: Path, inputs: dict) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def page():
-    from mlx_edugraph.samples import make_worksheet
+    from mlx_edugraph.pages.samples import make_worksheet
 
     return make_worksheet("counting", size=PAGE_SIZE, seed=3)
 
@@ -118,7 +118,7 @@ def test_tolerance_is_tighter_than_what_the_image_changes(
     converted: dict[str, Path], reference
 ) -> None:
     """Another page moves the logits far more than the tolerance: the check sees the vision path."""
-    from mlx_edugraph.samples import make_worksheet
+    from mlx_edugraph.pages.samples import make_worksheet
 
     expected, _ = reference
     other, _ = mlx_logits(converted["float32"], make_worksheet("clock", size=PAGE_SIZE, seed=4))

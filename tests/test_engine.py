@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.ontology import load_ontology
-from mlx_edugraph.samples import make_worksheet
+from mlx_edugraph.labels.ontology import load_ontology
+from mlx_edugraph.pages.samples import make_worksheet
+from mlx_edugraph.pages.worksheets import LoadedWorksheet, WorksheetRef
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, TAUGHT_ANSWERS
-from mlx_edugraph.worksheets import LoadedWorksheet, WorksheetRef
 from tests.conftest import CHAT_TEMPLATE, ONTOLOGY_V04_TTL
 
 SYSTEM_PROMPT_MARK = "EduGraph"
@@ -23,7 +23,7 @@ def ontology():
 
 @pytest.fixture(scope="session")
 def taught_engine(taught_mlx_model: Path, ontology):
-    from mlx_edugraph.engine import Engine
+    from mlx_edugraph.model.mlx_engine import Engine
 
     return Engine(taught_mlx_model, ontology=ontology)
 
@@ -41,7 +41,7 @@ def _system_prompt() -> str:
 
 
 def test_prompt_is_the_template_with_the_image_alone(tiny_mlx_model: Path) -> None:
-    from mlx_edugraph import vlm
+    from mlx_edugraph.model import vlm
 
     model = vlm.load(str(tiny_mlx_model))
     prompt = vlm.render_prompt(model)
@@ -98,7 +98,7 @@ def test_prediction_records_provenance_timings_and_size(taught_engine) -> None:
 def test_label_file_applies_and_records_the_resolution_cap(
     taught_mlx_model: Path, ontology, tmp_path: Path
 ) -> None:
-    from mlx_edugraph.engine import Engine
+    from mlx_edugraph.model.mlx_engine import Engine
 
     path = tmp_path / "addition.png"
     make_worksheet("addition", size=(512, 640), seed=3).save(path)
@@ -112,7 +112,7 @@ def test_label_file_applies_and_records_the_resolution_cap(
 
 
 def test_token_bound_gives_a_truncated_outcome(taught_mlx_model: Path, ontology) -> None:
-    from mlx_edugraph.engine import Engine
+    from mlx_edugraph.model.mlx_engine import Engine
 
     engine = Engine(taught_mlx_model, ontology=ontology, max_tokens=6)
     prediction = engine.label(_sheet("addition"))
@@ -122,7 +122,7 @@ def test_token_bound_gives_a_truncated_outcome(taught_mlx_model: Path, ontology)
 
 
 def test_random_model_output_is_kept_and_never_raises(tiny_mlx_model: Path, ontology) -> None:
-    from mlx_edugraph.engine import Engine
+    from mlx_edugraph.model.mlx_engine import Engine
 
     engine = Engine(tiny_mlx_model, ontology=ontology, max_tokens=12)
     prediction = engine.label(_sheet("counting"))

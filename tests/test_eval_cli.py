@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.review import review_from
-from mlx_edugraph.samples import write_samples
-from mlx_edugraph.store import Store
+from mlx_edugraph.pages.samples import write_samples
+from mlx_edugraph.store.review import review_from
+from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, TAUGHT_ANSWERS
 from tests.conftest import ONTOLOGY_V04_RDF
 
@@ -247,7 +247,7 @@ def test_malformed_truth_file_is_one_clear_error(workspace: Path, taught_mlx_mod
 @pytest.fixture(scope="session")
 def taught_bf16_model(taught_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The taught checkpoint converted to MLX unquantized, in bfloat16."""
-    from mlx_edugraph.convert.quantize import quantize
+    from mlx_edugraph.tinymodel.mlx_conversion import quantize
 
     return quantize(
         taught_checkpoint, tmp_path_factory.mktemp("bf16") / "model", bits=None, dtype="bfloat16"

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.evaluation import Matched, evaluate, plan
+from mlx_edugraph.evaluation.scoring import Matched, evaluate, plan
+from mlx_edugraph.evaluation.truth import TruthItem
+from mlx_edugraph.model.prompt import PromptSourceError, read_prompt
+from mlx_edugraph.pages.worksheets import WorksheetRef, file_sha256
 from mlx_edugraph.prediction import Label, Prediction, Provenance
-from mlx_edugraph.prompt_source import PromptSourceError, read_prompt
-from mlx_edugraph.store import Store
-from mlx_edugraph.truth import TruthItem
-from mlx_edugraph.worksheets import WorksheetRef, file_sha256
+from mlx_edugraph.store.sqlite_store import Store
 
 F = frozenset
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlx_edugraph.flops import language_flops, page_flops, vision_flops
+from mlx_edugraph.benchmarks.flops import language_flops, page_flops, vision_flops
 
 
 def _matrix_params(weights: dict, prefix: str) -> int:

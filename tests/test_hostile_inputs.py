@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mlx_edugraph.export import export
-from mlx_edugraph.samples import make_worksheet
-from mlx_edugraph.store import Store
+from mlx_edugraph.pages.samples import make_worksheet
+from mlx_edugraph.pages.worksheets import WorksheetRef, discover, load
+from mlx_edugraph.store.export_predictions import export
+from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, TAUGHT_ANSWERS
-from mlx_edugraph.worksheets import WorksheetRef, discover, load
 from tests.conftest import ONTOLOGY_V04_RDF
 from tests.hostile_files import bomb_png, pdf_bytes
 
@@ -330,7 +330,7 @@ def test_300_page_pdf_is_streamed_and_pages_chosen(run: Run, outcome) -> None:
 PEAK_GROWTH = """
 import resource, sys
 from pathlib import Path
-from mlx_edugraph.worksheets import WorksheetRef, load
+from mlx_edugraph.pages.worksheets import WorksheetRef, load
 
 def peak():  # ru_maxrss: bytes on macOS, KiB on Linux
     scale = 1 if sys.platform == "darwin" else 1024

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from mlx_edugraph.cli import main as cli_main
+from mlx_edugraph.pages.samples import write_samples
 from mlx_edugraph.prediction import Prediction
-from mlx_edugraph.samples import write_samples
-from mlx_edugraph.store import MIGRATIONS, Store
+from mlx_edugraph.store.sqlite_store import MIGRATIONS, Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
 from tests.conftest import ONTOLOGY_V04_RDF
 
@@ -299,7 +299,7 @@ V1_RECORD = {
 
 @pytest.mark.reliability("Interruptions", "a store from an older version of the app")
 def test_store_from_an_older_version_opens_and_migrates(tmp_path: Path, outcome) -> None:
-    from mlx_edugraph.review import review_from
+    from mlx_edugraph.store.review import review_from
 
     path = tmp_path / "old.sqlite"
     with contextlib.closing(sqlite3.connect(path)) as conn:

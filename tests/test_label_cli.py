@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.samples import write_samples
+from mlx_edugraph.pages.samples import write_samples
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, TAUGHT_ANSWERS
 from tests.conftest import ONTOLOGY_V04_RDF
 

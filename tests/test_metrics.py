@@ -1,4 +1,4 @@
-"""The pure measures of `mlx_edugraph.metrics`, by hand-worked examples and by properties."""
+"""The pure measures of `mlx_edugraph.evaluation.metrics`, by worked examples and properties."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlx_edugraph.metrics import (
+from mlx_edugraph.evaluation.metrics import (
     Counts,
     agreement,
     ancestor_distances,

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.engine import Engine
-from mlx_edugraph.ontology import load_ontology
-from mlx_edugraph.samples import write_samples
+from mlx_edugraph.labels.ontology import load_ontology
+from mlx_edugraph.model.mlx_engine import Engine
+from mlx_edugraph.pages.samples import write_samples
+from mlx_edugraph.pages.worksheets import discover, load
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
-from mlx_edugraph.worksheets import discover, load
 from tests.conftest import ONTOLOGY_V04_RDF
 
 KINDS = ("addition", "multiplication", "counting", "clock", "picture")

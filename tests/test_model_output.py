@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlx_edugraph.answer import parse_answer
-from mlx_edugraph.export import export
-from mlx_edugraph.ontology import Ontology, load_ontology
+from mlx_edugraph.labels.answer import parse_answer
+from mlx_edugraph.labels.ontology import Ontology, load_ontology
 from mlx_edugraph.prediction import Label, Prediction, Provenance, Timings
-from mlx_edugraph.store import Store
+from mlx_edugraph.store.export_predictions import export
+from mlx_edugraph.store.sqlite_store import Store
 from tests.conftest import ONTOLOGY_V04_TTL
 
 AREA, SCOPE, ABILITY = "IntegerAddition", "NumbersSmaller20", "ProcedureExecution"
@@ -145,9 +145,9 @@ def test_answer_becomes_a_prediction_with_its_raw_text(
 def test_runaway_output_is_cut_by_the_token_bound(
     tiny_mlx_model: Path, ontology: Ontology, tmp_path: Path, outcome
 ) -> None:
-    from mlx_edugraph.engine import Engine
-    from mlx_edugraph.samples import make_worksheet
-    from mlx_edugraph.worksheets import LoadedWorksheet, WorksheetRef
+    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.pages.samples import make_worksheet
+    from mlx_edugraph.pages.worksheets import LoadedWorksheet, WorksheetRef
 
     # Random weights never close the answer: decoding runs until the bound stops it.
     bound = 40

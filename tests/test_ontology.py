@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph import ontology as ontology_module
-from mlx_edugraph.ontology import (
+from mlx_edugraph.labels import ontology as ontology_module
+from mlx_edugraph.labels.ontology import (
     Ontology,
     OntologyError,
     Term,

@@ -13,8 +13,8 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from mlx_edugraph.ontology import OntologyError
-from mlx_edugraph.ontology_source import (
+from mlx_edugraph.labels.ontology import OntologyError
+from mlx_edugraph.labels.ontology_source import (
     URL_ENV_VAR,
     cached_release,
     release_url,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from mlx_edugraph.samples import ALL_KINDS, KINDS, PICTURE, make_worksheet, write_samples
+from mlx_edugraph.pages.samples import ALL_KINDS, KINDS, PICTURE, make_worksheet, write_samples
 
 BENCHMARK_SIZES = [(850, 1100), (1275, 1650), (2480, 3508)]
 

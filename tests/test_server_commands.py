@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.remote_engine import RemoteOptions
-from mlx_edugraph.samples import write_samples
-from mlx_edugraph.server_pool import PoolSettings
+from mlx_edugraph.pages.samples import write_samples
+from mlx_edugraph.servers.pool import PoolSettings
+from mlx_edugraph.servers.server_engine import RemoteOptions
 from tests.chat_server import ANSWER, ChatServer
 from tests.conftest import ONTOLOGY_V04_RDF, ONTOLOGY_V04_TTL
 from tests.test_tui import all_labeled, wait_for

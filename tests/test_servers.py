@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.batch import Event, run
-from mlx_edugraph.ontology import Ontology, load_ontology
-from mlx_edugraph.remote_engine import RemoteEngine, RemoteOptions, ServerSetupError
-from mlx_edugraph.samples import write_samples
-from mlx_edugraph.server_pool import PoolSettings
-from mlx_edugraph.store import Store
-from mlx_edugraph.system_prompt import MARKER
-from mlx_edugraph.tinymodel.template import EDUGRAPH_SYSTEM_PROMPT
-from mlx_edugraph.worksheets import discover
+from mlx_edugraph.labeling.batch import Event, run
+from mlx_edugraph.labels.ontology import Ontology, load_ontology
+from mlx_edugraph.model.prompt import EDUGRAPH_SYSTEM_PROMPT
+from mlx_edugraph.pages.samples import write_samples
+from mlx_edugraph.pages.worksheets import discover
+from mlx_edugraph.servers.pool import PoolSettings
+from mlx_edugraph.servers.send_system_prompt import MARKER
+from mlx_edugraph.servers.server_engine import RemoteEngine, RemoteOptions, ServerSetupError
+from mlx_edugraph.store.sqlite_store import Store
 from tests.chat_server import GARBAGE, ChatServer
 from tests.conftest import ONTOLOGY_V04_RDF
 
@@ -218,7 +218,7 @@ def test_label_command_through_two_servers(folder: Path, tmp_path: Path) -> None
 
 
 def test_server_bench_times_each_server_and_both(ontology: Ontology, folder: Path) -> None:
-    from mlx_edugraph.server_bench import format_server_table, run_server_bench
+    from mlx_edugraph.benchmarks.server_throughput import format_server_table, run_server_bench
 
     pages = sorted(folder.iterdir())
     options = RemoteOptions(settings=PoolSettings(per_server=1))
@@ -252,7 +252,7 @@ def test_two_runs_on_one_folder_split_it_through_the_store(
 
 
 def test_prompt_from_a_chat_template_is_its_system_turn(ontology: Ontology, tmp_path) -> None:
-    from mlx_edugraph.prompt_source import read_prompt
+    from mlx_edugraph.model.prompt import read_prompt
     from tests.conftest import CHAT_TEMPLATE
 
     template = tmp_path / "edugraph.jinja"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.samples import make_worksheet
+from mlx_edugraph.pages.samples import make_worksheet
+from mlx_edugraph.pages.worksheets import LoadedWorksheet, WorksheetRef
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, TAUGHT_ANSWERS
-from mlx_edugraph.worksheets import LoadedWorksheet, WorksheetRef
 from tests.conftest import ONTOLOGY_V04_TTL
 
 MODES = {
@@ -25,14 +25,14 @@ MODES = {
 
 @pytest.fixture(scope="module")
 def ontology():
-    from mlx_edugraph.ontology import load_ontology
+    from mlx_edugraph.labels.ontology import load_ontology
 
     return load_ontology(ONTOLOGY_V04_TTL)
 
 
 @pytest.fixture(scope="module")
 def taught_engines(taught_mlx_model: Path, ontology) -> dict:
-    from mlx_edugraph.engine import Engine
+    from mlx_edugraph.model.mlx_engine import Engine
 
     return {name: Engine(taught_mlx_model, ontology=ontology, **kw) for name, kw in MODES.items()}
 
@@ -44,7 +44,7 @@ def _sheet(kind: str, seed: int = 7) -> LoadedWorksheet:
 
 def test_prefix_reuse_is_bit_identical_on_the_random_model(tiny_mlx_model: Path) -> None:
     # Exact log-probabilities: the visual_pos_masks offset bug moves them by ~0.005 here.
-    from mlx_edugraph.engine import Engine
+    from mlx_edugraph.model.mlx_engine import Engine
 
     cold = Engine(tiny_mlx_model, ontology=None, max_tokens=12, reuse_prefix=False, constrain=False)
     warm = Engine(tiny_mlx_model, ontology=None, max_tokens=12, reuse_prefix=True, constrain=False)
@@ -58,7 +58,7 @@ def test_prefix_reuse_is_bit_identical_on_the_random_model(tiny_mlx_model: Path)
 
 
 def test_prefix_is_the_system_turn_up_to_the_image(tiny_mlx_model: Path) -> None:
-    from mlx_edugraph.engine import Engine
+    from mlx_edugraph.model.mlx_engine import Engine
 
     engine = Engine(tiny_mlx_model, ontology=None, max_tokens=2, constrain=False)
     engine.generate(_sheet("addition"))
@@ -84,7 +84,7 @@ def test_taught_answers_are_exact_in_every_mode(taught_engines: dict, kind: str)
 
 
 def test_grammar_keeps_the_random_model_to_known_terms(tiny_mlx_model: Path, ontology) -> None:
-    from mlx_edugraph.engine import Engine
+    from mlx_edugraph.model.mlx_engine import Engine
 
     engine = Engine(tiny_mlx_model, ontology=ontology)
     for kind in ("addition", "picture"):
@@ -100,9 +100,9 @@ def test_naive_path_and_engine_give_the_same_labels(
 ) -> None:
     """Training-sized pages, greedy, same resolution; our engine with reuse, early stop and
     the grammar on; the naive path is mlx-vlm's own loop on the image file."""
-    from mlx_edugraph import vlm
-    from mlx_edugraph.answer import parse_answer
-    from mlx_edugraph.engine import Engine
+    from mlx_edugraph.labels.answer import parse_answer
+    from mlx_edugraph.model import vlm
+    from mlx_edugraph.model.mlx_engine import Engine
 
     engine = Engine(taught_mlx_model, ontology=ontology)
     for kind in sorted(TAUGHT_ANSWERS):
@@ -122,9 +122,9 @@ def test_naive_path_and_engine_give_the_same_labels(
 def test_naive_path_and_engine_decode_the_same_tokens_on_the_random_model(
     tiny_mlx_model: Path, tmp_path: Path
 ) -> None:
-    from mlx_edugraph import vlm
-    from mlx_edugraph.engine import Engine
-    from mlx_edugraph.worksheets import load
+    from mlx_edugraph.model import vlm
+    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.pages.worksheets import load
 
     engine = Engine(tiny_mlx_model, ontology=None, constrain=False, answer_tokens=10)
     path = tmp_path / "counting.png"
@@ -138,7 +138,7 @@ def test_naive_path_and_engine_decode_the_same_tokens_on_the_random_model(
 
 
 def test_fixed_answer_length_refuses_the_grammar(tiny_mlx_model: Path) -> None:
-    from mlx_edugraph.engine import Engine
+    from mlx_edugraph.model.mlx_engine import Engine
 
     with pytest.raises(ValueError, match="constrain=False"):
         Engine(tiny_mlx_model, ontology=None, answer_tokens=8)

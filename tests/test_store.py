@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlx_edugraph.export import export, safe_cell, to_csv
 from mlx_edugraph.prediction import Label, Prediction, Provenance, Timings
-from mlx_edugraph.store import MIGRATIONS, Store, StoreError
+from mlx_edugraph.store.export_predictions import export, safe_cell, to_csv
+from mlx_edugraph.store.sqlite_store import MIGRATIONS, Store, StoreError
 
 
 def _prediction(sha="a" * 64, page=0, fingerprint="f1", path="x.png") -> Prediction:
@@ -137,7 +137,7 @@ def test_failed_export_leaves_the_previous_file_intact(tmp_path: Path, monkeypat
 
 
 def test_reviews_are_kept_beside_predictions_and_survive_reopening(tmp_path: Path) -> None:
-    from mlx_edugraph.review import review_from
+    from mlx_edugraph.store.review import review_from
 
     path = tmp_path / "s.sqlite"
     prediction = _prediction()

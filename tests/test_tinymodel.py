@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.samples import ALL_KINDS
+from mlx_edugraph.model.prompt import EDUGRAPH_SYSTEM_PROMPT
+from mlx_edugraph.pages.samples import ALL_KINDS
 from mlx_edugraph.tinymodel import (
     QWEN3VL_4B,
     TAUGHT_ANSWERS,
@@ -21,7 +22,7 @@ from mlx_edugraph.tinymodel import (
     demo_model,
     probe,
 )
-from mlx_edugraph.tinymodel.template import EDUGRAPH_SYSTEM_PROMPT, FALLBACK_TEMPLATE
+from mlx_edugraph.tinymodel.template import FALLBACK_TEMPLATE
 from mlx_edugraph.tinymodel.weights import hf_from_mlx, hf_tensor_shapes, write_shards
 from tests.models import CHAT_TEMPLATE
 
@@ -88,7 +89,7 @@ def test_prompt_carries_the_system_prompt_once(tiny_mlx_model: Path) -> None:
     from mlx_vlm.prompt_utils import apply_chat_template
     from mlx_vlm.utils import prepare_inputs
 
-    from mlx_edugraph.samples import make_worksheet
+    from mlx_edugraph.pages.samples import make_worksheet
 
     model, processor = load(str(tiny_mlx_model))
     prompt = apply_chat_template(processor, model.config, "", num_images=1)
@@ -194,7 +195,7 @@ def test_weights_are_written_shard_by_shard(tmp_path: Path) -> None:
 
 
 def test_refuses_to_overwrite(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    from mlx_edugraph.convert.quantize import quantize
+    from mlx_edugraph.tinymodel.mlx_conversion import quantize
 
     with pytest.raises(FileExistsError):
         build_checkpoint(tiny_checkpoint)
@@ -211,9 +212,9 @@ def test_teaching_forward_is_mlx_vlm_forward(taught_checkpoint: Path) -> None:
     from mlx_vlm.prompt_utils import apply_chat_template
     from mlx_vlm.utils import prepare_inputs
 
-    from mlx_edugraph.samples import make_worksheet
+    from mlx_edugraph.pages.samples import make_worksheet
     from mlx_edugraph.tinymodel.forward import answer_logits, positions_for
-    from mlx_edugraph.tinymodel.pages import prepare_pages
+    from mlx_edugraph.tinymodel.teaching_pages import prepare_pages
 
     model, processor = load(str(taught_checkpoint))
     prompt = apply_chat_template(processor, model.config, "", num_images=1)
@@ -256,7 +257,7 @@ def test_taught_4bit_model_answers_unseen_worksheets(
 def test_taught_checkpoint_goes_through_the_converter(
     taught_checkpoint: Path, tmp_path: Path
 ) -> None:
-    from mlx_edugraph.convert.quantize import quantize
+    from mlx_edugraph.tinymodel.mlx_conversion import quantize
 
     with contextlib.redirect_stdout(io.StringIO()):
         out = quantize(taught_checkpoint, tmp_path / "bf16", bits=None, dtype="bfloat16")

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from mlx_edugraph.cli import main as cli_main
-from mlx_edugraph.export import export
+from mlx_edugraph.pages.samples import write_samples
 from mlx_edugraph.prediction import Label, Prediction, Provenance
-from mlx_edugraph.samples import write_samples
+from mlx_edugraph.store.export_predictions import export
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
 from tests.conftest import ONTOLOGY_V04_RDF
 

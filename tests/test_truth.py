@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.review import Review
-from mlx_edugraph.truth import TruthError, read_truth, truth_from_reviews
+from mlx_edugraph.evaluation.truth import TruthError, read_truth, truth_from_reviews
+from mlx_edugraph.store.review import Review
 
 F = frozenset
 IRI = "http://edugraph.io/edu#"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.samples import write_samples
-from mlx_edugraph.store import Store
+from mlx_edugraph.pages.samples import write_samples
+from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
 from tests.conftest import ONTOLOGY_V04_TTL
 
@@ -47,7 +47,7 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 120.0)
 def all_labeled(app) -> bool:
     """The model is loaded, every page has a result and the labeler is idle."""
     done = all(entry.prediction is not None or entry.problem for entry in app.entries)
-    return app._submitted and bool(app.entries) and done and app._state == "idle"
+    return app._submitted and bool(app.entries) and done and app.labeling.state == "idle"
 
 
 def labels_text(app) -> str:
@@ -251,16 +251,16 @@ def test_pause_resume_cancel_and_rerun(taught_mlx_model: Path, tmp_path) -> None
     async def run() -> None:
         app = make_app(folder, tmp_path / "labels.sqlite", taught_mlx_model)
         async with app.run_test(size=(160, 45)) as pilot:
-            await wait_for(pilot, lambda: app._state == "running")
+            await wait_for(pilot, lambda: app.labeling.state == "running")
             await pilot.press("p")
-            await wait_for(pilot, lambda: app._state == "paused")
-            paused_at = app._done
+            await wait_for(pilot, lambda: app.labeling.state == "paused")
+            paused_at = app.labeling.done
             await pilot.pause(0.5)
-            assert app._done <= paused_at + 1  # at most the page in flight
+            assert app.labeling.done <= paused_at + 1  # at most the page in flight
             await pilot.press("p")
-            await wait_for(pilot, lambda: app._done > paused_at + 1)
+            await wait_for(pilot, lambda: app.labeling.done > paused_at + 1)
             await pilot.press("c")
-            await wait_for(pilot, lambda: app._state == "cancelled")
+            await wait_for(pilot, lambda: app.labeling.state == "cancelled")
             labeled = sum(e.prediction is not None for e in app.entries)
             assert 0 < labeled < 24
             await pilot.pause(0.3)

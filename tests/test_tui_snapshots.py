@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from mlx_edugraph.pages.samples import write_samples
+from mlx_edugraph.pages.worksheets import file_sha256
 from mlx_edugraph.prediction import Label, Prediction, Provenance, Timings
-from mlx_edugraph.samples import write_samples
-from mlx_edugraph.store import Store
+from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
-from mlx_edugraph.worksheets import file_sha256
 from tests.conftest import ONTOLOGY_V04_TTL
 
 SIZE = (150, 42)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.samples import write_samples
+from mlx_edugraph.pages.samples import write_samples
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
 from tests.conftest import ONTOLOGY_V04_TTL
 
@@ -94,8 +94,8 @@ def _command(folder: Path, db: Path, *extra: str) -> str:
 def test_app_in_a_real_terminal(
     taught_mlx_model: Path, tmp_path: Path, user_home: Path, outcome
 ) -> None:
-    from mlx_edugraph.store import Store
-    from mlx_edugraph.worksheets import file_sha256
+    from mlx_edugraph.pages.worksheets import file_sha256
+    from mlx_edugraph.store.sqlite_store import Store
 
     folder = tmp_path / "ws"
     kinds = ("addition", "multiplication", "picture")

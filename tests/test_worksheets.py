@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mlx_edugraph.worksheets import (
+from mlx_edugraph.pages.worksheets import (
     DEFAULT_MAX_PIXELS,
     WorksheetError,
     WorksheetRef,

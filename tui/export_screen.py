@@ -1,7 +1,9 @@
-"""Ask where to export the review's labels; the format follows the file's suffix."""
+"""Ask where to export the review's labels (the format follows the file's suffix), export, and
+say how it went."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from textual import on
@@ -12,14 +14,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
 
-class ExportScreen(ModalScreen[Path | None]):
-    """Returns the chosen path, or None when dismissed."""
+class ExportScreen(ModalScreen[None]):
+    """Asks for a path, then calls `export` with it (which returns the count of pages)."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, default: Path) -> None:
+    def __init__(self, default: Path, export: Callable[[Path], int]) -> None:
         super().__init__()
         self.default = default
+        self.export = export
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export"):
@@ -29,4 +32,13 @@ class ExportScreen(ModalScreen[Path | None]):
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
-        self.dismiss(Path(value).expanduser() if value else None)
+        self.dismiss(None)
+        if not value:
+            return
+        path = Path(value).expanduser()
+        try:
+            count = self.export(path)
+        except (OSError, ValueError) as exc:
+            self.app.notify(f"export failed: {exc}; any earlier file is intact", severity="error")
+            return
+        self.app.notify(f"exported {count} page(s) to {path}", timeout=5)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,6 +17,20 @@ RESEARCH_NOTICE = (
 )
 
 
+MORE_KEYS = [
+    ("j / k, arrows", "Move in the list"),
+    ("tab", "Switch list / labels"),
+    ("ctrl+p", "Command palette"),
+]
+"""Keys that belong to the widgets rather than to the app's bindings."""
+
+
+def key_names(keys: str) -> str:
+    """A binding's keys as people write them: "plus,i" -> "+ / i"."""
+    names = {"question_mark": "?", "slash": "/", "plus": "+", "delete": "del"}
+    return " / ".join(names.get(key, key) for key in keys.split(","))
+
+
 class HelpScreen(ModalScreen[None]):
     """Lists the app's key bindings (also in the command palette, ctrl+p)."""
 
@@ -22,9 +38,9 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss(None)", "Close"),
     ]
 
-    def __init__(self, keys: list[tuple[str, str]]) -> None:
+    def __init__(self, bindings: Iterable[Binding]) -> None:
         super().__init__()
-        self.keys = keys
+        self.keys = [(key_names(b.key), b.description) for b in bindings] + MORE_KEYS
 
     def compose(self) -> ComposeResult:
         table = Table(title="mlx-edugraph review: keys", expand=True, show_edge=False)

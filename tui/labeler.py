@@ -12,7 +12,7 @@ from pathlib import Path
 
 from textual.message import Message
 
-from mlx_edugraph.worksheets import DEFAULT_MAX_PIXELS, WorksheetRef
+from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS, WorksheetRef
 
 from .messages import (
     LabelingState,
@@ -140,7 +140,7 @@ class Labeler:
         source = f"{len(servers)} server(s)" if servers else f"model {model}"
         self.post(ModelStatus(f"loading {source} ..."))
         try:
-            from mlx_edugraph.engines import make_engine
+            from mlx_edugraph.labeling.engine_choice import make_engine
 
             engine = make_engine(
                 model,
@@ -156,14 +156,14 @@ class Labeler:
             self.post(ModelFailed(f"cannot load {source}: {type(exc).__name__}: {exc}"))
             return
         self.post(ModelReady(engine.provenance, engine.load_s))
-        from mlx_edugraph.store import Store
+        from mlx_edugraph.store.sqlite_store import Store
 
         with Store(self.settings.db) as store:
             self._serve(engine, store)
 
     def _ontology(self):
-        from mlx_edugraph.ontology import OntologyError
-        from mlx_edugraph.ontology_source import resolve_ontology
+        from mlx_edugraph.labels.ontology import OntologyError
+        from mlx_edugraph.labels.ontology_source import resolve_ontology
 
         try:
             resolution = resolve_ontology(
@@ -176,7 +176,7 @@ class Labeler:
         return resolution.ontology
 
     def _serve(self, engine, store) -> None:
-        from mlx_edugraph.batch import run
+        from mlx_edugraph.labeling.batch import run
 
         while True:
             job = self._jobs.get()

@@ -12,9 +12,9 @@ from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from mlx_edugraph.ontology import Ontology
+from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.prediction import DIMENSIONS, Label
-from mlx_edugraph.worklist import Entry
+from mlx_edugraph.store.page_states import Entry
 
 STATUS_NOTES = {
     "unknown": "not in the ontology",

@@ -3,14 +3,17 @@ to the UI. Each is posted with `post_message`, which is thread-safe."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from textual.app import App
 from textual.message import Message
 
-from mlx_edugraph.ontology import Ontology
+from mlx_edugraph.labels.ontology import Ontology
+from mlx_edugraph.pages.worksheets import WorksheetRef
 from mlx_edugraph.prediction import Prediction, Provenance
-from mlx_edugraph.worklist import Entry
-from mlx_edugraph.worksheets import WorksheetRef
+from mlx_edugraph.store.page_states import Entry
 
 
 @dataclass
@@ -73,3 +76,15 @@ class LabelingState(Message):
     """The labeler's state changed: running, paused, idle or cancelled."""
 
     state: str
+
+
+def while_shown(handler: Callable) -> Callable:
+    """For messages from the threads: they can arrive while the app closes, when its widgets
+    are already gone; then there is nothing to update."""
+
+    @functools.wraps(handler)
+    def guarded(self: App, message: Message) -> None:
+        if self.query("#main"):
+            handler(self, message)
+
+    return guarded

@@ -3,6 +3,8 @@ half-blocks elsewhere; zoomable to a band of the page, since half-blocks blur sm
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PIL import Image as PILImage
 from textual import work
 from textual.app import ComposeResult
@@ -10,6 +12,8 @@ from textual.containers import Container
 from textual.reactive import reactive
 from textual.widgets import Static
 from textual.worker import get_current_worker
+
+from mlx_edugraph.pages.worksheets import WorksheetRef, load
 
 from .halfblocks import HalfBlockImage, halfblock_strips
 
@@ -38,6 +42,19 @@ def image_widget_class(mode: str):
         graphics = renderable.Image in (renderable.TGPImage, renderable.SixelImage)
         return widget.Image if graphics else HalfBlockImage
     return {"kitty": widget.TGPImage, "sixel": widget.SixelImage}[mode]
+
+
+def shown_path(path: Path) -> str:
+    """The path relative to the working folder when it is inside it (shorter to read)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def page_caption(ref: WorksheetRef) -> str:
+    """What the caption calls a page: its path, and the page number of a PDF page."""
+    return shown_path(ref.path) + (f"  page {ref.page}" if ref.page else "")
 
 
 def zoomed(image: PILImage.Image, zoom: int) -> PILImage.Image:
@@ -73,6 +90,17 @@ class Preview(Container):
         self.caption = caption
         self.zoom = 0
         self._draw()
+
+    @work(thread=True, exclusive=True, group="preview")
+    def show_page(self, ref: WorksheetRef, max_pixels: int) -> None:
+        """Read the page as the model sees it (off the UI thread), then show it."""
+        caption = page_caption(ref)
+        try:
+            image = load(ref, max_pixels=max_pixels).image
+        except Exception:  # an unreadable page: its error record says why, in the labels pane
+            image, caption = None, f"{caption}\ncannot show this page"
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show, image, caption)
 
     def watch_zoom(self) -> None:
         self._draw()

@@ -44,14 +44,14 @@ async def press(app, key: str, changed) -> float:
 async def measure(model: Path, folder: Path, db: Path, presses: int) -> dict:
     """Press j/k alternately while labeling runs; time each press to the refreshed list and
     labels pane, and to the page image drawn in the preview."""
-    from .app import ReviewApp, _shown_path
+    from .app import ReviewApp
     from .labeler import Settings
-    from .preview import Preview
+    from .preview import Preview, shown_path
 
     app = ReviewApp([folder], Settings(model=str(model), db=db), image_mode="halfcell")
     keys, images, during = [], [], 0
     async with app.run_test(size=(160, 45)) as pilot:
-        while app._state != "running":
+        while app.labeling.state != "running":
             await pilot.pause(0.05)
         preview = app.query_one(Preview)
         for i in range(presses):
@@ -59,13 +59,13 @@ async def measure(model: Path, folder: Path, db: Path, presses: int) -> dict:
             started = time.perf_counter()
             key = "j" if i % 2 == 0 else "k"
             keys.append(await press(app, key, lambda before=before: app.selected != before))
-            shown = _shown_path(app.current.ref.path)
+            shown = shown_path(app.current.ref.path)
             while not preview.drawn.startswith(shown):
                 await asyncio.sleep(0.001)
             images.append(time.perf_counter() - started)
-            during += app._state == "running"
+            during += app.labeling.state == "running"
             await asyncio.sleep(0.1)  # a person's pace, not a key held down
-        done = app._done
+        done = app.labeling.done
     return {"keys": keys, "images": images, "during": during, "labeled": done}
 
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presses", type=int, default=50)
     args = parser.parse_args(argv)
 
-    from mlx_edugraph.samples import write_samples
+    from mlx_edugraph.pages.samples import write_samples
     from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, demo_model
 
     model = args.model or demo_model(log=lambda line: print(line, file=sys.stderr))

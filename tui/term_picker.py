@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from mlx_edugraph.ontology import Ontology
+from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.prediction import DIMENSIONS
 
 

@@ -1,13 +1,17 @@
-"""The list of worksheet pages, one row each with its state mark and least confidence."""
+"""The list of worksheet pages, one row each with its state mark and least confidence, under a
+filter box; the filter and the sort order decide which pages show."""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable
+from textual.containers import Vertical
+from textual.widgets import DataTable, Input
 
-from mlx_edugraph.worklist import Entry
-from mlx_edugraph.worksheets import WorksheetRef
+from mlx_edugraph.pages.worksheets import WorksheetRef
+from mlx_edugraph.store.page_states import Entry, least_confident_first, matches
 
 MARKS: dict[str, tuple[str, str]] = {
     "queued": ("·", "dim"),
@@ -77,9 +81,53 @@ class WorksheetList(DataTable):
         self.update_cell(key, "state", state)
         self.update_cell(key, "conf", confidence)
 
+    def select_next_unreviewed(self, entries: list[Entry], selected: str | None) -> bool:
+        """Move to the next unreviewed page of `entries` after `selected`, wrapping around;
+        False when there is none."""
+        keys = [entry_key(e) for e in entries]
+        start = keys.index(selected) + 1 if selected in keys else 0
+        for entry in entries[start:] + entries[:start]:
+            if entry.unreviewed and entry_key(entry) != selected:
+                self.move_cursor(row=self.get_row_index(entry_key(entry)))
+                return True
+        return False
+
     @property
     def selected_key(self) -> str | None:
         if not self.row_count:
             return None
         row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
         return row_key.value
+
+
+class Worklist(Vertical):
+    """The filter box (shown by `/`) above the list of pages."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.by_confidence = False
+        """Least confident first instead of by path."""
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter: state, name or term", id="filter")
+        yield WorksheetList(id="worksheets")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).display = False
+
+    def visible(self, entries: list[Entry]) -> list[Entry]:
+        """The entries the filter lets through, in the chosen order."""
+        needle = self.query_one(Input).value.strip().lower()
+        shown = [entry for entry in entries if not needle or matches(entry, needle)]
+        return least_confident_first(shown) if self.by_confidence else shown
+
+    def open_filter(self) -> None:
+        box = self.query_one(Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted)
+    def _filter_done(self) -> None:
+        box = self.query_one(Input)
+        box.display = bool(box.value)
+        self.query_one(WorksheetList).focus()

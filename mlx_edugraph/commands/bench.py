@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .server_options import add_server_arguments, remote_options
+from mlx_edugraph.commands.server_options import add_server_arguments, remote_options
 
 SIZE_NAMES = "850x1100,1275x1650,2480x3508"
 
@@ -64,10 +64,15 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..bench import DEFAULT_ANSWER_TOKENS, format_table, run_bench, write_worksheets
-    from ..ontology_source import resolve_ontology
-    from ..proxy import proxy_model
-    from ..worksheets import discover
+    from mlx_edugraph.benchmarks.labeling_speed import (
+        DEFAULT_ANSWER_TOKENS,
+        run_bench,
+        write_worksheets,
+    )
+    from mlx_edugraph.benchmarks.proxy import proxy_model
+    from mlx_edugraph.benchmarks.speed_table import format_table
+    from mlx_edugraph.labels.ontology_source import resolve_ontology
+    from mlx_edugraph.pages.worksheets import discover
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -105,10 +110,10 @@ def main(args: argparse.Namespace) -> int:
 
 def _servers(args: argparse.Namespace, say) -> int:
     """Throughput through `--server`s: each alone, then all together, on the same pages."""
-    from ..bench import write_worksheets
-    from ..ontology_source import resolve_ontology
-    from ..server_bench import format_server_table, run_server_bench
-    from ..worksheets import discover
+    from mlx_edugraph.benchmarks.labeling_speed import write_worksheets
+    from mlx_edugraph.benchmarks.server_throughput import format_server_table, run_server_bench
+    from mlx_edugraph.labels.ontology_source import resolve_ontology
+    from mlx_edugraph.pages.worksheets import discover
 
     resolution = resolve_ontology(args.ontology)
     if resolution.warning:

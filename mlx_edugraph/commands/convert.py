@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..convert.quantization import BITS, DTYPES, GROUP_SIZES, RECIPES
-from ..model_location import SOURCE_REPO
+from mlx_edugraph.convert.quantization import BITS, DTYPES, GROUP_SIZES, RECIPES
+from mlx_edugraph.model.location import SOURCE_REPO
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -85,8 +85,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..convert.converter import convert
-    from ..convert.errors import ConvertError
+    from mlx_edugraph.convert.converter import convert
+    from mlx_edugraph.convert.errors import ConvertError
 
     options = {k: v for k, v in vars(args).items() if k != "command"}
     try:

@@ -5,11 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
-from .input_options import add_input_arguments
-from .server_options import add_server_arguments, remote_options
+from mlx_edugraph.commands.eval_inputs import (
+    Failure,
+    engine_of,
+    model_of,
+    ontology_of,
+    open_store,
+    pages_of,
+    prompt_of,
+    settings_of,
+)
+from mlx_edugraph.commands.input_options import add_input_arguments
+from mlx_edugraph.commands.server_options import add_server_arguments
 
 EPILOG = """\
 examples:
@@ -81,10 +90,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_server_arguments(parser, prompt_from=False)
 
 
-class Failure(Exception):
-    """A problem the user can fix; printed as one line, exit status 2."""
-
-
 def main(args: argparse.Namespace) -> int:
     try:
         if args.compare:
@@ -95,98 +100,13 @@ def main(args: argparse.Namespace) -> int:
         return 2
 
 
-def _ontology(args: argparse.Namespace):
-    from ..ontology import OntologyError
-    from ..ontology_source import resolve_ontology
-
-    try:
-        resolution = resolve_ontology(args.ontology, version=args.ontology_version)
-    except OntologyError as exc:
-        raise Failure(str(exc)) from None
-    if resolution.warning:
-        print(f"warning: {resolution.warning}", file=sys.stderr)
-    if args.hierarchy and resolution.ontology is None:
-        raise Failure("--hierarchy needs the ontology (pass --ontology FILE)")
-    return resolution.ontology
-
-
-def _store(args: argparse.Namespace):
-    from ..paths import data_dir
-    from ..store import Store, StoreError
-
-    try:
-        return Store(args.db or data_dir() / "labels.sqlite")
-    except StoreError as exc:
-        raise Failure(str(exc)) from None
-
-
-def _model(value: str | None) -> str:
-    from ..model_location import ModelNotFound, resolve_model
-
-    try:
-        return resolve_model(value)
-    except ModelNotFound as exc:
-        raise Failure(str(exc)) from None
-
-
-def _prompt(args: argparse.Namespace):
-    from ..prompt_source import PromptSourceError, read_prompt
-
-    if not args.prompt_from:
-        return None
-    try:
-        return read_prompt(args.prompt_from)
-    except PromptSourceError as exc:
-        raise Failure(str(exc)) from None
-
-
-def _engine(model: str | None, args: argparse.Namespace, ontology, prompt):
-    from ..engines import make_engine
-
-    source = f"{len(args.server)} server(s)" if args.server else f"model {model}"
-    print(f"loading {source} ...", file=sys.stderr)
-    try:
-        return make_engine(
-            model,
-            servers=args.server,
-            ontology=ontology,
-            max_pixels=args.max_pixels,
-            max_tokens=args.max_tokens,
-            prompt=prompt,
-            remote=remote_options(args),
-        )
-    except Exception as exc:  # a broken folder, an unreachable repo id or server: say which
-        raise Failure(f"cannot load {source}: {type(exc).__name__}: {exc}") from None
-
-
-def _refs(paths: list[Path]):
-    from ..worksheets import discover
-
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        raise Failure(f"no such file or folder: {missing[0]}")
-    return list(discover(paths))
-
-
-def _settings(args: argparse.Namespace, ontology, **extra: str) -> dict[str, str]:
-    from .. import __version__
-
-    return {
-        **extra,
-        "ontology": ontology.version if ontology else "none (terms unverified)",
-        "max pixels": f"{args.max_pixels:,}",
-        "mlx-edugraph": __version__,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
 def _evaluate(args: argparse.Namespace) -> int:
-    from ..eval_report import term_charts
-    from ..eval_tables import evaluation_sections
-    from ..evaluation import Unmatched, evaluate, plan
-    from ..fingerprint import model_fingerprint
-    from ..model_info import ModelInfo, model_info
-    from ..truth import TruthError, read_truth, truth_from_reviews
+    from mlx_edugraph.evaluation.model_info import ModelInfo, model_info
+    from mlx_edugraph.evaluation.report import term_charts
+    from mlx_edugraph.evaluation.scoring import Unmatched, evaluate, plan
+    from mlx_edugraph.evaluation.tables import evaluation_sections
+    from mlx_edugraph.evaluation.truth import TruthError, read_truth, truth_from_reviews
+    from mlx_edugraph.model.fingerprint import model_fingerprint
 
     if args.latest and (args.truth or args.model or args.prompt_from or args.server):
         raise Failure("--latest scores the store's reviews alone; drop --truth, --model, --server")
@@ -199,8 +119,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         except TruthError as exc:
             raise Failure(str(exc)) from None
         source = str(args.truth)
-    ontology = _ontology(args)
-    with _store(args) as store:
+    ontology = ontology_of(args)
+    with open_store(args) as store:
         if not args.truth:
             truth = truth_from_reviews(store.reviews())
             source = f"reviews in {store.path}"
@@ -209,7 +129,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                     f"no accepted or corrected reviews in {store.path}: review worksheets in "
                     "`mlx-edugraph tui`, or pass --truth FILE"
                 )
-        refs = _refs(args.paths) if args.paths else None
+        refs = pages_of(args.paths) if args.paths else None
         engine = None
         models = []
         if args.latest:
@@ -218,7 +138,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             def find(sha256: str, page: int):
                 return store.latest(sha256, page)
         elif args.server:
-            engine = _engine(None, args, ontology, _prompt(args))
+            engine = engine_of(None, args, ontology, prompt_of(args))
             fingerprint = engine.provenance.model_fingerprint
             described = f"{engine.model_name} on {engine.provenance.server}"
             models = [ModelInfo(engine.model_name, fingerprint, f"served by {described}")]
@@ -226,10 +146,10 @@ def _evaluate(args: argparse.Namespace) -> int:
             def find(sha256: str, page: int):
                 return store.get(sha256, page, fingerprint)
         else:
-            model, prompt = _model(args.model), _prompt(args)
+            model, prompt = model_of(args.model), prompt_of(args)
             if prompt is not None or not Path(model).is_dir():
                 # The fingerprint of a repo id or of a supplied prompt is known once loaded.
-                engine = _engine(model, args, ontology, prompt)
+                engine = engine_of(model, args, ontology, prompt)
                 fingerprint = engine.provenance.model_fingerprint
             else:
                 fingerprint = model_fingerprint(Path(model))
@@ -247,13 +167,13 @@ def _evaluate(args: argparse.Namespace) -> int:
                     for item, _ in planned.to_label.values()
                 ]
             else:
-                _label(planned, engine or _engine(model, args, ontology, prompt), store)
+                _label(planned, engine or engine_of(model, args, ontology, prompt), store)
         result = evaluate(
             planned.matched,
             ontology=ontology if args.hierarchy else None,
             errors=planned.unmatched,
         )
-    settings = _settings(
+    settings = settings_of(
         args,
         ontology,
         **{"ground truth": source, "predictions": described},
@@ -265,8 +185,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _label(planned, engine, store) -> None:
-    from ..evaluation import label_planned
-    from ..progress import Progress
+    from mlx_edugraph.evaluation.scoring import label_planned
+    from mlx_edugraph.labeling.progress import Progress
 
     progress = Progress(len(planned.to_label))
 
@@ -279,10 +199,10 @@ def _label(planned, engine, store) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from ..comparison import DEFAULT_TOKEN_PAGES, compare_builds
-    from ..eval_report import agreement_chart
-    from ..eval_tables import comparison_sections
-    from ..progress import Progress
+    from mlx_edugraph.evaluation.comparison import DEFAULT_TOKEN_PAGES, compare_builds
+    from mlx_edugraph.evaluation.report import agreement_chart
+    from mlx_edugraph.evaluation.tables import comparison_sections
+    from mlx_edugraph.labeling.progress import Progress
 
     if args.truth or args.latest or args.model:
         raise Failure("--compare compares models A and B; drop --truth, --latest, --model")
@@ -292,10 +212,10 @@ def _compare(args: argparse.Namespace) -> int:
         )
     if not args.paths:
         raise Failure("--compare needs worksheet files or folders to compare the models on")
-    ontology = _ontology(args)
-    first, second = (_model(value) for value in args.compare)
-    prompt = _prompt(args)
-    refs = _refs(args.paths)
+    ontology = ontology_of(args)
+    first, second = (model_of(value) for value in args.compare)
+    prompt = prompt_of(args)
+    refs = pages_of(args.paths)
     if not refs:
         raise Failure("no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found")
     token_pages = args.token_pages or DEFAULT_TOKEN_PAGES
@@ -309,11 +229,11 @@ def _compare(args: argparse.Namespace) -> int:
         seconds = event.prediction.timings.total_s if event.status == "labeled" else None
         bars[index].update(f"{'AB'[index]}: {event.ref.label}", model_seconds=seconds)
 
-    with _store(args) as store:
+    with open_store(args) as store:
         result = compare_builds(
             [
-                lambda: _engine(first, args, ontology, None),
-                lambda: _engine(second, args, ontology, prompt),
+                lambda: engine_of(first, args, ontology, None),
+                lambda: engine_of(second, args, ontology, prompt),
             ],
             refs,
             store,
@@ -323,7 +243,7 @@ def _compare(args: argparse.Namespace) -> int:
         )
     if bars:
         bars[max(bars)].close()
-    settings = _settings(
+    settings = settings_of(
         args,
         ontology,
         worksheets=", ".join(map(str, args.paths)),
@@ -339,8 +259,8 @@ def _output(args, title, models, roles, settings, result, sections, charts) -> N
     """Print the tables (or JSON) and write the report when asked."""
     from dataclasses import asdict
 
-    from ..eval_report import write_report
-    from ..eval_tables import model_section, render_text
+    from mlx_edugraph.evaluation.report import write_report
+    from mlx_edugraph.evaluation.tables import model_section, render_text
 
     data = {"settings": settings, "models": [asdict(m) for m in models], **result.to_dict()}
     if args.json:

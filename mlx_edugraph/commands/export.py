@@ -26,10 +26,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..fingerprint import model_fingerprint
-    from ..paths import data_dir
-    from ..review_export import export_reviewed, reviewed_pages
-    from ..store import Store, StoreError
+    from mlx_edugraph.model.fingerprint import model_fingerprint
+    from mlx_edugraph.paths import data_dir
+    from mlx_edugraph.store.export_reviewed import export_reviewed, reviewed_pages
+    from mlx_edugraph.store.sqlite_store import Store, StoreError
 
     db = args.db or data_dir() / "labels.sqlite"
     if not db.is_file():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..worksheets import DEFAULT_MAX_PIXELS
+from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:

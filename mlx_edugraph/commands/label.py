@@ -7,8 +7,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from .input_options import add_input_arguments
-from .server_options import add_server_arguments, prompt_source, remote_options
+from mlx_edugraph.commands.input_options import add_input_arguments
+from mlx_edugraph.commands.server_options import add_server_arguments, prompt_source, remote_options
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -65,20 +65,20 @@ def parse_pages(value: str | None) -> range | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..batch import run
-    from ..engines import make_engine
-    from ..export import ExportError, export
-    from ..model_location import ModelNotFound, resolve_model
-    from ..ontology import OntologyError
-    from ..ontology_source import resolve_ontology
-    from ..paths import data_dir
-    from ..progress import Progress, Summary
-    from ..store import Store, StoreError
-    from ..worksheets import discover
+    from mlx_edugraph.labeling.batch import run
+    from mlx_edugraph.labeling.engine_choice import make_engine
+    from mlx_edugraph.labeling.progress import Progress, Summary
+    from mlx_edugraph.labels.ontology import OntologyError
+    from mlx_edugraph.labels.ontology_source import resolve_ontology
+    from mlx_edugraph.model.location import ModelNotFound, resolve_model
+    from mlx_edugraph.pages.worksheets import discover
+    from mlx_edugraph.paths import data_dir
+    from mlx_edugraph.store.export_predictions import ExportError, export
+    from mlx_edugraph.store.sqlite_store import Store, StoreError
 
     paths = list(args.paths)
     if args.demo:
-        from ..demo import prepare_demo
+        from mlx_edugraph.tinymodel.demo import prepare_demo
 
         model, demo_paths = prepare_demo()
         paths = paths or demo_paths
@@ -191,7 +191,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _answer_line(prediction) -> str:
     """One page's labels on a line: `Area A | Scope B, C | Ability D`, or its outcome."""
-    from ..prediction import DIMENSIONS
+    from mlx_edugraph.prediction import DIMENSIONS
 
     if prediction.outcome != "labeled":
         return prediction.outcome + (f": {prediction.error}" if prediction.error else "")

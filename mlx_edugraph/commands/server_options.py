@@ -52,8 +52,8 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, prompt_from: bool =
 
 def remote_options(args: argparse.Namespace):
     """The parsed server options as `RemoteOptions`."""
-    from ..remote_engine import RemoteOptions
-    from ..server_pool import PoolSettings
+    from mlx_edugraph.servers.pool import PoolSettings
+    from mlx_edugraph.servers.server_engine import RemoteOptions
 
     settings = PoolSettings(
         per_server=max(1, args.in_flight),
@@ -67,7 +67,7 @@ def remote_options(args: argparse.Namespace):
 
 def prompt_source(args: argparse.Namespace):
     """The `--prompt-from` source read, or None; exits with the reason when it is unreadable."""
-    from ..prompt_source import PromptSourceError, read_prompt
+    from mlx_edugraph.model.prompt import PromptSourceError, read_prompt
 
     if not getattr(args, "prompt_from", None):
         return None

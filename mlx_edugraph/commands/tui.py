@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .input_options import add_input_arguments
-from .label import parse_pages
-from .server_options import add_server_arguments, prompt_source, remote_options
+from mlx_edugraph.commands.input_options import add_input_arguments
+from mlx_edugraph.commands.label import parse_pages
+from mlx_edugraph.commands.server_options import add_server_arguments, prompt_source, remote_options
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +45,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..model_location import ModelNotFound, resolve_model
-    from ..paths import data_dir
+    from mlx_edugraph.model.location import ModelNotFound, resolve_model
+    from mlx_edugraph.paths import data_dir
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return _without_terminal(args)
@@ -54,8 +54,8 @@ def main(args: argparse.Namespace) -> int:
     prepare = None
     model: str | None = None
     if args.demo:
-        from ..demo import demo_worksheets
-        from ..tinymodel import demo_model
+        from mlx_edugraph.tinymodel import demo_model
+        from mlx_edugraph.tinymodel.demo import demo_worksheets
 
         paths = paths or [demo_worksheets()]
         prepare = _demo_builder(demo_model)
@@ -73,9 +73,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
 
-    from ..tui.app import ReviewApp
-    from ..tui.labeler import Settings
-    from ..tui.preview import image_widget_class
+    from mlx_edugraph.tui.app import ReviewApp
+    from mlx_edugraph.tui.labeler import Settings
+    from mlx_edugraph.tui.preview import image_widget_class
 
     image_widget_class(args.image)  # detection asks the terminal: before the app takes it
     settings = Settings(
@@ -106,7 +106,7 @@ def _demo_builder(demo_model):
 
 def _without_terminal(args: argparse.Namespace) -> int:
     """No terminal to draw on (a pipe, CI): label without the review UI, like `label`."""
-    from . import label
+    from mlx_edugraph.commands import label
 
     print(
         "mlx-edugraph tui: not a terminal; labeling without the review UI "

@@ -26,4 +26,4 @@ TAUGHT_ANSWERS: dict[str, str] = {
     ),
     "picture": '{"Error": "UnsupportedMaterial"}',
 }
-"""Sample kind (see `mlx_edugraph.samples.ALL_KINDS`) -> the exact JSON text taught for it."""
+"""Sample kind (see `mlx_edugraph.pages.samples.ALL_KINDS`) -> the exact JSON text taught for it."""

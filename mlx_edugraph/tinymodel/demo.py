@@ -1,4 +1,6 @@
-"""The demo model: the taught tiny checkpoint in 4-bit MLX, built once into the user cache.
+"""The demo: the taught tiny checkpoint in 4-bit MLX, built once into the user cache, and a
+folder of generated worksheets for it. Its labels show the tool working; they are not real
+EduGraph predictions.
 
 The cache entry's name carries a version and a hash of everything that shapes the model, so a
 changed template or answer set builds a new entry. It is built in a temporary folder beside the
@@ -12,11 +14,13 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from mlx_edugraph.paths import cache_dir as user_cache_dir
 from mlx_edugraph.tinymodel.answers import TAUGHT_ANSWERS
 from mlx_edugraph.tinymodel.shapes import TINY
 from mlx_edugraph.tinymodel.teach import TEACH_SIZE
@@ -53,9 +57,7 @@ def demo_checkpoint(
 
 def default_cache_dir() -> Path:
     """Where demo models live by default: `models/` in mlx-edugraph's cache folder."""
-    from mlx_edugraph.paths import cache_dir
-
-    return cache_dir() / "models"
+    return user_cache_dir() / "models"
 
 
 def _demo_entry(cache_dir: Path | None, log: Callable[[str], None] | None) -> Path:
@@ -91,8 +93,8 @@ def _demo_entry(cache_dir: Path | None, log: Callable[[str], None] | None) -> Pa
 def _build(work: Path, say: Callable[[str], None]) -> None:
     """Build, teach, convert and check the demo model inside `work`."""
     from mlx_edugraph.convert.provenance import read_provenance, write_provenance
-    from mlx_edugraph.convert.quantize import quantize
     from mlx_edugraph.tinymodel.checkpoint import build_checkpoint
+    from mlx_edugraph.tinymodel.mlx_conversion import quantize
     from mlx_edugraph.tinymodel.probe import probe
     from mlx_edugraph.tinymodel.teach import teach
 
@@ -116,3 +118,24 @@ def _build(work: Path, say: Callable[[str], None]) -> None:
     for item in sorted((work / "random").iterdir()):
         item.unlink()
     (work / "random").rmdir()
+
+
+def prepare_demo(count: int = 8) -> tuple[str, list[Path]]:
+    """The demo model folder (built once, cached) and a folder of generated worksheets."""
+    return str(demo_model()), [demo_worksheets(count)]
+
+
+def demo_worksheets(count: int = 8) -> Path:
+    """A folder of generated worksheets in the cache (written once; fast, no MLX)."""
+    from mlx_edugraph.pages.samples import write_samples
+
+    folder = user_cache_dir() / "demo-worksheets"
+    if not folder.is_dir():
+        # Written beside the final folder and renamed: an interrupted run leaves nothing half-made.
+        staging = Path(tempfile.mkdtemp(prefix=".demo-worksheets.", dir=folder.parent))
+        try:
+            write_samples(staging, count, size=DEMO_PAGE_SIZE, seed=1000)
+            os.replace(staging, folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder

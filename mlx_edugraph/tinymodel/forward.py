@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlx_edugraph.tinymodel.pages import TeachingPage
+from mlx_edugraph.tinymodel.teaching_pages import TeachingPage
 
 if TYPE_CHECKING:
     import mlx.core as mx

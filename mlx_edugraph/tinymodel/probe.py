@@ -1,7 +1,7 @@
 """Ask an MLX checkpoint about sample worksheets with greedy decoding.
 
 This is how the demo build and the tests check that a taught model survived conversion. It
-decodes through `mlx_edugraph.vlm` without the engine's prefix reuse or answer grammar, so a
+decodes through `mlx_edugraph.model.vlm` without the engine's prefix reuse or answer grammar, so a
 taught answer must come from the weights alone.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlx_edugraph.samples import make_worksheet
+from mlx_edugraph.pages.samples import make_worksheet
 from mlx_edugraph.tinymodel.teach import TEACH_SIZE
 
 
@@ -37,7 +37,7 @@ def probe(
     """Greedy answers of the model in `model_dir` for each (kind, seed) sample page."""
     import time
 
-    from mlx_edugraph import vlm
+    from mlx_edugraph.model import vlm
 
     loaded = vlm.load(str(model_dir))
     prompt = vlm.render_prompt(loaded)

@@ -1,7 +1,7 @@
 """Teach a tiny Qwen3-VL checkpoint the fixed EduGraph answers, with MLX alone (no torch).
 
-Inputs are built exactly as inference builds them (see `pages`); the loss covers the answer and
-`<|im_end|>` only. Two choices keep this to under a minute on two CPU cores:
+Inputs are built exactly as inference builds them (see `teaching_pages`); the loss covers the
+answer and `<|im_end|>` only. Two choices keep this to under a minute on two CPU cores:
 - the random vision blocks stay frozen (their outputs are computed once per page); the mergers
   that turn them into visual tokens are taught, as is the whole language model;
 - the system prompt runs once per batch and is shared by its examples (see `forward`).
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from mlx_edugraph.tinymodel.answers import TAUGHT_ANSWERS
 from mlx_edugraph.tinymodel.forward import answer_logits, positions_for
-from mlx_edugraph.tinymodel.pages import TeachingPage, prepare_pages
+from mlx_edugraph.tinymodel.teaching_pages import TeachingPage, prepare_pages
 from mlx_edugraph.tinymodel.weights import hf_from_mlx, write_hf_weights
 
 if TYPE_CHECKING:
@@ -50,14 +50,14 @@ def teach(
     """Teach `checkpoint` (HF layout) `answers` (default `TAUGHT_ANSWERS`); write it to `dest`.
 
     `dest` (new or empty) becomes a copy of the checkpoint with the taught weights, ready for
-    `mlx_edugraph.convert.quantize.quantize`. Returns `dest`.
+    `mlx_edugraph.tinymodel.mlx_conversion.quantize`. Returns `dest`.
     """
     import mlx.core as mx
     import mlx.nn as nn
     import mlx.optimizers as optim
     from mlx.utils import tree_flatten, tree_map
 
-    from mlx_edugraph import vlm
+    from mlx_edugraph.model import vlm
 
     checkpoint, dest = Path(checkpoint), Path(dest)
     if dest.exists() and any(dest.iterdir()):

@@ -12,37 +12,13 @@ import json
 import os
 from pathlib import Path
 
+from mlx_edugraph.model.prompt import EDUGRAPH_SYSTEM_PROMPT
+
 TEMPLATE_ENV_VAR = "MLX_EDUGRAPH_CHAT_TEMPLATE"
 """Environment variable naming a chat template file to use instead of the shared one."""
 
 SHARED_TEMPLATE = Path(__file__).resolve().parents[2].parent / "shared/model/chat_template.jinja"
 """The EduGraph model's template in a checkout: `../shared/model/` relative to the repository."""
-
-EDUGRAPH_SYSTEM_PROMPT = """\
-You are an expert at labeling learning materials using the EduGraph ontology. Your task is to \
-analyze the provided
-image and provide a classification in JSON format.
-
-Follow these steps during the labeling process:
-
-1. Determine if the image represents math learning material that matches or is adjacent to \
-elementary school math. If not then output '{"Error": "UnsupportedMaterial"}' and skip step 2.
-2. Classify the material across the three ontology dimensions: "Area", "Scope", and "Ability"
-2.1 Be as specific as possible in your classification.
-2.2 Return your classification in a JSON schema
-
-Here are 4 examples of valid JSON responses:
-
-{"Area": ["IntegerMultiplication"], "Scope": ["NumbersSmaller10", "NumbersWithoutZero"], \
-"Ability": ["ProcedureExecution"]}
-
-{"Area": ["FractionAddition", "IntegerMultiplication"], "Scope": ["NumbersSmaller1000", \
-"NumbersWithNegatives"], "Ability": ["ProcedureIdentification", "ProcedureExecution"]}
-
-{"Area": ["Arithmetic"], "Scope": ["NumbersSmaller10"], "Ability": ["ConceptualUnderstanding"]}
-
-{"Error": "UnsupportedMaterial"}"""
-"""The system turn the EduGraph template injects when a conversation has none (public text)."""
 
 FALLBACK_TEMPLATE = (
     "{%- set system_prompt = " + json.dumps(EDUGRAPH_SYSTEM_PROMPT) + " -%}\n"

@@ -1,0 +1,100 @@
+"""`eval`'s options turned into what it runs on: the ontology, the store, the model and its
+prompt, an engine, the pages, and the settings a report records. Each problem a user can fix is
+a `Failure`, printed as one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mlx_edugraph import __version__
+from mlx_edugraph.commands.server_options import remote_options
+
+
+class Failure(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def ontology_of(args: argparse.Namespace):
+    from mlx_edugraph.labels.ontology import OntologyError
+    from mlx_edugraph.labels.ontology_source import resolve_ontology
+
+    try:
+        resolution = resolve_ontology(args.ontology, version=args.ontology_version)
+    except OntologyError as exc:
+        raise Failure(str(exc)) from None
+    if resolution.warning:
+        print(f"warning: {resolution.warning}", file=sys.stderr)
+    if args.hierarchy and resolution.ontology is None:
+        raise Failure("--hierarchy needs the ontology (pass --ontology FILE)")
+    return resolution.ontology
+
+
+def open_store(args: argparse.Namespace):
+    from mlx_edugraph.paths import data_dir
+    from mlx_edugraph.store.sqlite_store import Store, StoreError
+
+    try:
+        return Store(args.db or data_dir() / "labels.sqlite")
+    except StoreError as exc:
+        raise Failure(str(exc)) from None
+
+
+def model_of(value: str | None) -> str:
+    from mlx_edugraph.model.location import ModelNotFound, resolve_model
+
+    try:
+        return resolve_model(value)
+    except ModelNotFound as exc:
+        raise Failure(str(exc)) from None
+
+
+def prompt_of(args: argparse.Namespace):
+    from mlx_edugraph.model.prompt import PromptSourceError, read_prompt
+
+    if not args.prompt_from:
+        return None
+    try:
+        return read_prompt(args.prompt_from)
+    except PromptSourceError as exc:
+        raise Failure(str(exc)) from None
+
+
+def engine_of(model: str | None, args: argparse.Namespace, ontology, prompt):
+    from mlx_edugraph.labeling.engine_choice import make_engine
+
+    source = f"{len(args.server)} server(s)" if args.server else f"model {model}"
+    print(f"loading {source} ...", file=sys.stderr)
+    try:
+        return make_engine(
+            model,
+            servers=args.server,
+            ontology=ontology,
+            max_pixels=args.max_pixels,
+            max_tokens=args.max_tokens,
+            prompt=prompt,
+            remote=remote_options(args),
+        )
+    except Exception as exc:  # a broken folder, an unreachable repo id or server: say which
+        raise Failure(f"cannot load {source}: {type(exc).__name__}: {exc}") from None
+
+
+def pages_of(paths: list[Path]):
+    from mlx_edugraph.pages.worksheets import discover
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise Failure(f"no such file or folder: {missing[0]}")
+    return list(discover(paths))
+
+
+def settings_of(args: argparse.Namespace, ontology, **extra: str) -> dict[str, str]:
+    return {
+        **extra,
+        "ontology": ontology.version if ontology else "none (terms unverified)",
+        "max pixels": f"{args.max_pixels:,}",
+        "mlx-edugraph": __version__,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,255 @@
+"""Label a stream of worksheet pages into the store: resume, prefetch, per-file errors.
+
+Shared by the CLI and the TUI. Decoding and resizing the next pages (and rendering PDF pages)
+run on a CPU thread while the model works on the current one; the model itself stays on the
+calling thread (MLX streams are per thread). An engine on servers (`RemoteEngine`, which takes
+`in_flight` pages at once) is called from worker threads instead; the store is still written
+from the calling thread only (its SQLite connection belongs to it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from mlx_edugraph.model.mlx_engine import Engine
+from mlx_edugraph.pages.worksheets import (
+    LoadedWorksheet,
+    WorksheetError,
+    WorksheetRef,
+    file_sha256,
+    load,
+)
+from mlx_edugraph.prediction import Prediction, Provenance
+from mlx_edugraph.store.sqlite_store import Store, labeler_id
+
+if TYPE_CHECKING:
+    from mlx_edugraph.servers.server_engine import RemoteEngine
+
+PREFETCH = 2
+"""Pages decoded ahead of the model: enough to hide I/O, few enough to bound memory."""
+
+CLAIM_POLL_S = 0.5
+"""How often a run looks again at pages another run has claimed."""
+
+Status = Literal["labeled", "skipped", "error"]
+
+
+@dataclass
+class Event:
+    """What happened to one worksheet page."""
+
+    ref: WorksheetRef
+    status: Status
+    prediction: Prediction
+
+
+def error_prediction(
+    ref: WorksheetRef, sha256: str, reason: str, provenance: Provenance
+) -> Prediction:
+    """The record of a worksheet that could not be labeled: path, page and reason."""
+    return Prediction(
+        path=str(ref.path),
+        page=ref.page,
+        sha256=sha256,
+        outcome="error",
+        error=reason,
+        provenance=provenance,
+    )
+
+
+def _identify(ref: WorksheetRef) -> tuple[str, str | None]:
+    try:
+        return file_sha256(ref.path), None
+    except WorksheetError as exc:
+        return "", str(exc)
+
+
+def _load(ref: WorksheetRef, sha256: str, max_pixels: int) -> LoadedWorksheet | str:
+    try:
+        return load(ref, max_pixels=max_pixels, sha256=sha256)
+    except WorksheetError as exc:
+        return str(exc)
+    except Exception as exc:  # a hostile file must not stop the batch
+        return f"unexpected error reading file: {type(exc).__name__}: {exc}"
+
+
+def _known(ref: WorksheetRef, sha256: str, store: Store, fingerprint: str) -> Event:
+    """A page whose bytes are already labeled: record this name too, answer under it."""
+    store.remember_path(sha256, ref.page, str(ref.path))
+    stored = store.get(sha256, ref.page, fingerprint)
+    return Event(ref, "skipped", dataclasses.replace(stored, path=str(ref.path)))
+
+
+def run(
+    refs: Iterable[WorksheetRef],
+    engine: Engine | RemoteEngine,
+    store: Store,
+    *,
+    redo: bool = False,
+    cancelled: Callable[[], bool] = lambda: False,
+    started: Callable[[WorksheetRef], None] = lambda ref: None,
+) -> Iterator[Event]:
+    """Label every page not yet in the store for this model; yield one event per page.
+
+    `cancelled` is asked before each page (the run stops cleanly between pages); `started` is
+    told when the model starts on a page (the TUI marks it as labeling).
+    """
+    if getattr(engine, "in_flight", 0):  # servers: pages in flight, claimed in the store
+        yield from _run_in_flight(
+            refs, engine, store, redo=redo, cancelled=cancelled, started=started
+        )
+        return
+    fingerprint = engine.provenance.model_fingerprint
+    pending: deque[tuple[WorksheetRef, str, Future | None]] = deque()
+    queued: set[tuple[str, int]] = set()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="worksheet-loader") as loader:
+        refs_iter = iter(refs)
+
+        def fill() -> Iterator[Event]:
+            # Queue loads until PREFETCH are in flight; resumed and unreadable pages are
+            # answered right away without touching the model.
+            while len(pending) < PREFETCH:
+                ref = next(refs_iter, None)
+                if ref is None:
+                    return
+                sha256, problem = _identify(ref)
+                if problem:
+                    prediction = error_prediction(ref, sha256, problem, engine.provenance)
+                    store.put(prediction)
+                    yield Event(ref, "error", prediction)
+                    continue
+                if not redo and store.is_done(sha256, ref.page, fingerprint):
+                    yield _known(ref, sha256, store, fingerprint)
+                    continue
+                if (sha256, ref.page) in queued:
+                    # Same bytes under another name in this run: label once, answer both.
+                    pending.append((ref, sha256, None))
+                    continue
+                queued.add((sha256, ref.page))
+                pending.append((ref, sha256, loader.submit(_load, ref, sha256, engine.max_pixels)))
+
+        yield from fill()
+        while pending and not cancelled():
+            ref, sha256, future = pending.popleft()
+            yield from fill()
+            if future is None:
+                yield _known(ref, sha256, store, fingerprint)
+                continue
+            loaded = future.result()
+            if not isinstance(loaded, str):
+                started(ref)
+            prediction = _prediction(ref, sha256, loaded, engine)
+            store.put(prediction)
+            yield Event(ref, "error" if prediction.outcome == "error" else "labeled", prediction)
+        for _, _, future in pending:
+            if future is not None:
+                future.cancel()
+
+
+def _prediction(
+    ref: WorksheetRef,
+    sha256: str,
+    loaded: LoadedWorksheet | str,
+    engine: Engine | RemoteEngine,
+) -> Prediction:
+    """A page's prediction; a read problem (`loaded` is its reason) or a model failure
+    becomes the page's error record, and the run goes on (the next run retries it)."""
+    if isinstance(loaded, str):
+        return error_prediction(ref, sha256, loaded, engine.provenance)
+    try:
+        return engine.label(loaded)
+    except Exception as exc:  # one page failing, or no server answering, must not stop the rest
+        reason = f"model failed on this page: {type(exc).__name__}: {exc}"
+        return error_prediction(ref, sha256, reason, engine.provenance)
+
+
+def _load_and_label(ref: WorksheetRef, sha256: str, engine: RemoteEngine) -> Prediction:
+    """One page on a worker thread: read it, label it."""
+    return _prediction(ref, sha256, _load(ref, sha256, engine.max_pixels), engine)
+
+
+def _run_in_flight(
+    refs: Iterable[WorksheetRef],
+    engine: RemoteEngine,
+    store: Store,
+    *,
+    redo: bool,
+    cancelled: Callable[[], bool],
+    started: Callable[[WorksheetRef], None],
+) -> Iterator[Event]:
+    """`run` for an engine that takes `engine.in_flight` pages at once: events come in the
+    order pages finish. A cancel stops new pages; those in flight finish and are stored.
+
+    Each page is claimed in the store first, so two processes labeling the same folder through
+    different servers split it: a page another live run holds waits until that run stores it
+    (then it is answered from the store) or lets it go (then it is labeled here).
+    """
+    fingerprint = engine.provenance.model_fingerprint
+    owner = labeler_id()
+    queued: set[tuple[str, int]] = set()
+    repeats: list[tuple[WorksheetRef, str]] = []
+    waiting: deque[tuple[WorksheetRef, str]] = deque()
+    running: dict[Future, tuple[WorksheetRef, str]] = {}
+    refs_iter = iter(refs)
+    more = True
+
+    def take(ref: WorksheetRef, sha256: str) -> Event | None:
+        """Claim and submit a page; its event now if another run already stored it."""
+        state = "claimed" if redo else store.claim(sha256, ref.page, fingerprint, owner)
+        if state == "done":
+            return _known(ref, sha256, store, fingerprint)
+        if state == "taken":
+            waiting.append((ref, sha256))
+            return None
+        started(ref)
+        running[workers.submit(_load_and_label, ref, sha256, engine)] = (ref, sha256)
+        return None
+
+    with ThreadPoolExecutor(engine.in_flight, thread_name_prefix="page-in-flight") as workers:
+        while True:
+            while more and len(running) < engine.in_flight and not cancelled():
+                ref = next(refs_iter, None)
+                if ref is None:
+                    more = False
+                    break
+                sha256, problem = _identify(ref)
+                if problem:
+                    prediction = error_prediction(ref, sha256, problem, engine.provenance)
+                    store.put(prediction)
+                    yield Event(ref, "error", prediction)
+                elif not redo and store.is_done(sha256, ref.page, fingerprint):
+                    yield _known(ref, sha256, store, fingerprint)
+                elif (sha256, ref.page) in queued:
+                    repeats.append((ref, sha256))  # same bytes under another name: label once
+                else:
+                    queued.add((sha256, ref.page))
+                    if event := take(ref, sha256):
+                        yield event
+            for _ in range(len(waiting)):
+                if more or len(running) >= engine.in_flight or cancelled():
+                    break
+                if event := take(*waiting.popleft()):
+                    yield event
+            if not running:
+                if not waiting or cancelled():
+                    break
+                time.sleep(CLAIM_POLL_S)
+                continue
+            timeout = CLAIM_POLL_S if waiting and not more else None
+            finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in finished:
+                ref, sha256 = running.pop(future)
+                prediction = future.result()
+                store.put(prediction)
+                store.release(sha256, ref.page, fingerprint, owner)
+                status: Status = "error" if prediction.outcome == "error" else "labeled"
+                yield Event(ref, status, prediction)
+    for ref, sha256 in repeats:
+        if store.get(sha256, ref.page, fingerprint) is not None:
+            yield _known(ref, sha256, store, fingerprint)

@@ -1,0 +1,41 @@
+"""Where the EduGraph MLX model lives by default, and how a `--model` value is resolved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlx_edugraph.paths import data_dir
+
+SOURCE_REPO = "christian-bick/Qwen3-VL-4B-EduGraph"
+"""The merged fine-tune (AGPL-3.0; research use only per its model card)."""
+
+DEFAULT_MODEL_NAME = "Qwen3-VL-4B-EduGraph-4bit"
+
+
+class ModelNotFound(Exception):
+    """No model where one was expected; the message says which command creates it."""
+
+
+def default_model_dir() -> Path:
+    """The folder `mlx-edugraph convert` writes to and `label` and `tui` read from."""
+    return data_dir() / "models" / DEFAULT_MODEL_NAME
+
+
+def resolve_model(value: str | None) -> str:
+    """A local MLX model folder, a Hugging Face repo id, or (None) the converted default."""
+    if value is None:
+        folder = default_model_dir()
+        if not (folder / "config.json").is_file():
+            raise ModelNotFound(
+                f"no EduGraph model at {folder}: create it with `mlx-edugraph convert` "
+                "(or try `mlx-edugraph label --demo`)"
+            )
+        return str(folder)
+    path = Path(value).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelNotFound(f"{path} is not an MLX model folder (no config.json)")
+        return str(path)
+    if value.count("/") == 1 and not value.startswith((".", "/", "~")):
+        return value  # a Hugging Face repo id of an MLX model
+    raise ModelNotFound(f"no model folder at {path}")

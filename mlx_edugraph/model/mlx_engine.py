@@ -1,0 +1,181 @@
+"""The labeling engine: load the model once, turn worksheet images into predictions.
+
+No UI code here: the CLI and the TUI both call it. MLX streams are per thread, so the
+thread that creates an Engine must be the one that calls `label`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlx_edugraph.labels.answer import DEFAULT_MAX_TOKENS, answer_end, page_prediction
+from mlx_edugraph.labels.confidence import token_offsets
+from mlx_edugraph.labels.ontology import Ontology
+from mlx_edugraph.model import vlm
+from mlx_edugraph.model.fingerprint import model_fingerprint
+from mlx_edugraph.model.grammar import Grammar
+from mlx_edugraph.model.prompt import PromptOverride
+from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS, LoadedWorksheet, WorksheetRef, load
+from mlx_edugraph.prediction import Prediction, Provenance, Timings
+
+
+@dataclass
+class Generation:
+    """The raw result of decoding one worksheet."""
+
+    text: str
+    tokens: list[int]
+    logprobs: list[float]
+    truncated: bool
+    timings: Timings
+
+
+class Engine:
+    """A loaded model that labels worksheet pages."""
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        ontology: Ontology | None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        reuse_prefix: bool = True,
+        constrain: bool = True,
+        fast_forward: bool = True,
+        answer_tokens: int | None = None,
+        prompt: PromptOverride | None = None,
+    ):
+        started = time.perf_counter()
+        self.vlm = vlm.load(str(model))
+        self.load_s = time.perf_counter() - started
+        self.ontology = ontology
+        self.max_pixels = max_pixels
+        self.max_tokens = max_tokens
+        # The shared prompt prefix's KV cache, built with the first worksheet.
+        self.reuse_prefix = reuse_prefix
+        self._prefix: vlm.Prefix | None = None
+        if answer_tokens is not None and constrain:
+            raise ValueError("answer_tokens (a fixed answer length) needs constrain=False")
+        self.answer_tokens = answer_tokens
+        # Tokens the grammar forces go to the model in one pass (same text, fewer passes).
+        self.fast_forward = fast_forward
+        self.grammar = (
+            Grammar(self.vlm.tokenizer, vlm.vocab_size(self.vlm), ontology) if constrain else None
+        )
+        self._stop_ids = self.vlm.stop_token_ids
+        fingerprint = model_fingerprint(Path(self.vlm.path))
+        if prompt is None:
+            self.prompt = vlm.render_prompt(self.vlm)
+            template_hash = hashlib.sha256(vlm.chat_template(self.vlm).encode()).hexdigest()
+            prompt_version = f"template-{template_hash[:12]}"
+        else:
+            # A supplied prompt (a base model's evaluation) makes another labeler: its results
+            # are kept apart from the model's own in the store.
+            self.prompt = vlm.render_prompt(
+                self.vlm, template=prompt.template, system=prompt.system
+            )
+            prompt_version = f"prompt-{hashlib.sha256(self.prompt.encode()).hexdigest()[:12]}"
+            fingerprint += f"+{prompt_version}"
+        self.provenance = Provenance(
+            model=str(model),
+            model_fingerprint=fingerprint,
+            ontology_version=ontology.version if ontology else "unverified",
+            prompt_version=prompt_version,
+        )
+
+    def generate(self, sheet: LoadedWorksheet) -> Generation:
+        """Greedy-decode one worksheet, stopping at end of turn or the answer's closing brace.
+
+        With `answer_tokens` set it decodes exactly that many tokens instead (benchmarks of
+        random-weight models, whose answers would otherwise end anywhere).
+        """
+        started = time.perf_counter()
+        vlm.reset_peak_memory()
+        encoded = vlm.encode(self.vlm, self.prompt, sheet.image)
+        constraint = (
+            self.grammar.state(vlm.apply_token_mask, fast_forward=self.fast_forward)
+            if self.grammar
+            else None
+        )
+        forward_started = time.perf_counter()
+        if self.reuse_prefix and self._prefix is None:
+            self._prefix = vlm.build_prefix(self.vlm, encoded)
+            self.reuse_prefix = self._prefix is not None
+        prefix = self._prefix if self._prefix and self._prefix.fits(encoded) else None
+        fixed = self.answer_tokens is not None
+        steps = vlm.generate(
+            self.vlm,
+            encoded,
+            max_tokens=self.answer_tokens if fixed else self.max_tokens,
+            prefix=prefix,
+            constraint=constraint,
+        )
+        tokens: list[int] = []
+        logprobs: list[float] = []
+        times: list[float] = []
+        passes = 0
+        truncated = True
+        text = ""
+        forward_s = time.perf_counter() - forward_started
+        while True:
+            waited = time.perf_counter()
+            step = next(steps, None)
+            forward_s += time.perf_counter() - waited
+            if step is None:
+                break
+            times.append(step.at)
+            passes += not step.forced
+            if step.token in self._stop_ids and not fixed:
+                truncated = False
+                break
+            tokens.append(step.token)
+            logprobs.append(step.logprob)
+            text = vlm.decode(self.vlm, tokens)
+            if answer_end(text) is not None and not fixed:
+                truncated = False
+                break
+        steps.close()
+        if constraint is not None:
+            forward_s -= constraint.host_s  # llguidance's mask work is ours, not the model's
+        finished = time.perf_counter()
+        decode_s = times[-1] - times[0] if len(times) > 1 else 0.0
+        timings = Timings(
+            prompt_tokens=encoded.prompt_tokens,
+            visual_tokens=vlm.visual_tokens(self.vlm, encoded),
+            prefill_s=(times[0] - started) if times else finished - started,
+            generated_tokens=len(times),
+            decode_passes=max(passes - 1, 0),
+            decode_tps=(len(times) - 1) / decode_s if decode_s > 0 else 0.0,
+            total_s=finished - started,
+            peak_memory_gb=vlm.peak_memory_gb(),
+            forward_s=forward_s,
+        )
+        return Generation(text, tokens, logprobs, truncated, timings)
+
+    @property
+    def prefix_tokens(self) -> int:
+        """Prompt tokens each page takes from the cached prefix (0 before the first page)."""
+        return len(self._prefix.tokens) if self._prefix else 0
+
+    def label_file(self, path: str | Path, page: int = 0) -> Prediction:
+        """Load one image file (or PDF page, 1-based) under the resolution cap and label it."""
+        return self.label(load(WorksheetRef(Path(path), page), max_pixels=self.max_pixels))
+
+    def label(self, sheet: LoadedWorksheet) -> Prediction:
+        """Label one loaded worksheet page."""
+        generation = self.generate(sheet)
+        ends = token_offsets(generation.tokens, lambda ids: vlm.decode(self.vlm, ids))
+        return page_prediction(
+            sheet,
+            generation.text,
+            truncated=generation.truncated,
+            ontology=self.ontology,
+            token_ends=ends,
+            logprobs=generation.logprobs,
+            timings=generation.timings,
+            provenance=self.provenance,
+        )

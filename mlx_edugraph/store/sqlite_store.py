@@ -1,0 +1,342 @@
+"""The results store: one SQLite file holding every prediction, keyed by content and model.
+
+A worksheet's key is the SHA-256 of its bytes plus the page number, and the model's
+fingerprint: renaming a file does not relabel it, a new model does. Each prediction is
+committed as soon as it is made, so a crash loses at most the worksheet in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mlx_edugraph.prediction import Prediction
+from mlx_edugraph.store.review import Review
+
+BUSY_TIMEOUT_MS = 30_000
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE predictions (
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        model_fingerprint TEXT NOT NULL,
+        path TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        min_confidence REAL,
+        record TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (key, page, model_fingerprint)
+    );
+    CREATE TABLE worksheet_paths (
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (key, page, path)
+    );
+    """,
+    """
+    CREATE TABLE reviews (
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        record TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (key, page)
+    );
+    """,
+    """
+    CREATE TABLE claims (
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        model_fingerprint TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        PRIMARY KEY (key, page, model_fingerprint)
+    );
+    """,
+)
+"""Ordered schema steps; the number applied is recorded in the database itself."""
+
+CLAIM_STALE_S = 900.0
+"""A claim older than this is void: longer than any page's retries through servers take."""
+
+
+class StoreError(Exception):
+    """The store file cannot be used; the message names it."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def labeler_id() -> str:
+    """A name for one labeling run in claims: host, process id, and a token of its own."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _alive(owner: str) -> bool:
+    """False when the claim's process is known to be gone (it ran on this host and exited)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def key_of(prediction: Prediction) -> str:
+    """The content key: the file's SHA-256, or its path when its bytes could not be read."""
+    return prediction.sha256 or f"path:{prediction.path}"
+
+
+def _text(value: str) -> str | bytes:
+    """A path for SQLite: file names that are not UTF-8 (str with surrogates) go in as their
+    original bytes, so they are kept exactly instead of failing the insert."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(value)
+    return value
+
+
+def _path(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def _json(record: dict) -> str:
+    """JSON text; ASCII escapes only when the record holds non-UTF-8 file names."""
+    text = json.dumps(record, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(record)
+    return text
+
+
+class Store:
+    """Predictions in a SQLite file (WAL, busy timeout: several processes may share it)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # A damaged page may sit anywhere: find it before writing anything, not halfway
+            # through a long batch.
+            problem = self._db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if problem != "ok":
+                raise sqlite3.DatabaseError(problem)
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()  # also removes the empty -wal/-shm files SQLite made beside it
+            raise StoreError(
+                f"{self.path} is not a usable mlx-edugraph store ({' '.join(str(exc).split())}); "
+                "it was left untouched: move it away or pass another --db"
+            ) from exc
+
+    def _migrate(self) -> None:
+        with self._db:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+        # BEGIN IMMEDIATE takes the write lock first, so two processes opening a new store
+        # at once apply each step once: the second one sees the first one's version.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            current = self._db.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+            ).fetchone()[0]
+            if current > len(MIGRATIONS):
+                raise StoreError(
+                    f"{self.path} was written by a newer mlx-edugraph (schema {current}); upgrade"
+                )
+            for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    self._db.execute(statement)
+                self._db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, _now()))
+            self._db.commit()
+        except BaseException:
+            self._db.rollback()
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        """The number of migrations applied to this file."""
+        return self._db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the connection (every write is already committed)."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def put(self, prediction: Prediction) -> None:
+        """Insert or replace one prediction and remember the path it was seen under."""
+        key = key_of(prediction)
+        now = _now()
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _text(key),
+                    prediction.page,
+                    prediction.provenance.model_fingerprint,
+                    _text(prediction.path),
+                    prediction.outcome,
+                    prediction.min_confidence,
+                    _json(prediction.to_dict()),
+                    now,
+                ),
+            )
+            self._db.execute(
+                "INSERT OR IGNORE INTO worksheet_paths VALUES (?, ?, ?, ?)",
+                (_text(key), prediction.page, _text(prediction.path), now),
+            )
+
+    def remember_path(self, sha256: str, page: int, path: str) -> None:
+        """Record another name of an already-labeled worksheet (same bytes, other file)."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR IGNORE INTO worksheet_paths VALUES (?, ?, ?, ?)",
+                (sha256, page, _text(path), _now()),
+            )
+
+    def get(self, sha256: str, page: int, model_fingerprint: str) -> Prediction | None:
+        """The stored prediction of a worksheet page by a model, if any."""
+        row = self._db.execute(
+            "SELECT record FROM predictions WHERE key = ? AND page = ? AND model_fingerprint = ?",
+            (sha256, page, model_fingerprint),
+        ).fetchone()
+        return Prediction.from_dict(json.loads(row[0])) if row else None
+
+    def latest(self, sha256: str, page: int) -> Prediction | None:
+        """The newest prediction of a worksheet page by any model (when the model is unknown)."""
+        row = self._db.execute(
+            "SELECT record FROM predictions WHERE key = ? AND page = ? "
+            "ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (sha256, page),
+        ).fetchone()
+        return Prediction.from_dict(json.loads(row[0])) if row else None
+
+    def is_done(self, sha256: str, page: int, model_fingerprint: str) -> bool:
+        """True when this model has a result for the page that is not an error (resume)."""
+        row = self._db.execute(
+            "SELECT 1 FROM predictions WHERE key = ? AND page = ? AND model_fingerprint = ? "
+            "AND outcome != 'error'",
+            (sha256, page, model_fingerprint),
+        ).fetchone()
+        return row is not None
+
+    def claim(self, sha256: str, page: int, model_fingerprint: str, owner: str) -> str:
+        """Take a page to label so that another process labeling the same folder (through
+        other servers) leaves it alone: "claimed" (ours now), "done" (a result is in), or
+        "taken" (another live labeler's claim is younger than `CLAIM_STALE_S`)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if self.is_done(sha256, page, model_fingerprint):
+                state = "done"
+            else:
+                row = self._db.execute(
+                    "SELECT owner, claimed_at FROM claims "
+                    "WHERE key = ? AND page = ? AND model_fingerprint = ?",
+                    (sha256, page, model_fingerprint),
+                ).fetchone()
+                fresh = row is not None and row[1] > time.time() - CLAIM_STALE_S
+                if fresh and row[0] != owner and _alive(row[0]):
+                    state = "taken"
+                else:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                        (sha256, page, model_fingerprint, owner, time.time()),
+                    )
+                    state = "claimed"
+            self._db.commit()
+        except BaseException:
+            self._db.rollback()
+            raise
+        return state
+
+    def release(self, sha256: str, page: int, model_fingerprint: str, owner: str) -> None:
+        """Drop our claim on a page (its result is stored, or we gave up on it)."""
+        with self._db:
+            self._db.execute(
+                "DELETE FROM claims WHERE key = ? AND page = ? AND model_fingerprint = ? "
+                "AND owner = ?",
+                (sha256, page, model_fingerprint, owner),
+            )
+
+    def paths_of(self, sha256: str, page: int) -> list[str]:
+        """Every path the worksheet page has been seen under, oldest first."""
+        rows = self._db.execute(
+            "SELECT path FROM worksheet_paths WHERE key = ? AND page = ? ORDER BY seen_at, path",
+            (sha256, page),
+        )
+        return [_path(row[0]) for row in rows]
+
+    def predictions(self, model_fingerprint: str | None = None) -> Iterator[Prediction]:
+        """All stored predictions (of one model, if given), in path order."""
+        query = "SELECT record FROM predictions"
+        args: tuple = ()
+        if model_fingerprint is not None:
+            query += " WHERE model_fingerprint = ?"
+            args = (model_fingerprint,)
+        for (record,) in self._db.execute(query + " ORDER BY path, page", args).fetchall():
+            yield Prediction.from_dict(json.loads(record))
+
+    def put_review(self, review: Review) -> Review:
+        """Save a person's review at once (one transaction); returns it with its timestamp."""
+        review.updated_at = _now()
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?)",
+                (
+                    review.sha256,
+                    review.page,
+                    review.status,
+                    _json(review.to_dict()),
+                    review.updated_at,
+                ),
+            )
+        return review
+
+    def delete_review(self, sha256: str, page: int) -> None:
+        """Forget the review of a page (undo of its first review)."""
+        with self._db:
+            self._db.execute("DELETE FROM reviews WHERE key = ? AND page = ?", (sha256, page))
+
+    def review(self, sha256: str, page: int) -> Review | None:
+        """The review of a worksheet page, if a person made one."""
+        row = self._db.execute(
+            "SELECT record FROM reviews WHERE key = ? AND page = ?", (sha256, page)
+        ).fetchone()
+        return Review.from_dict(json.loads(row[0])) if row else None
+
+    def reviews(self) -> Iterator[Review]:
+        """Every review, in path order."""
+        rows = self._db.execute("SELECT record FROM reviews").fetchall()
+        found = [Review.from_dict(json.loads(record)) for (record,) in rows]
+        yield from sorted(found, key=lambda r: (r.path, r.page))
