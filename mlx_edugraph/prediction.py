@@ -7,6 +7,17 @@ from typing import Literal
 
 DIMENSIONS: tuple[str, ...] = ("Area", "Scope", "Ability")
 
+DIMENSION_KEYS: dict[str, str] = {
+    "area": "Area",
+    "areas": "Area",
+    "scope": "Scope",
+    "scopes": "Scope",
+    "ability": "Ability",
+    "abilities": "Ability",
+}
+"""How answers and truth files may spell a dimension's key (any case; the plurals of older
+prompts), lower-cased -> the dimension."""
+
 Outcome = Literal["labeled", "unsupported", "unparseable", "truncated", "error"]
 """labeled: valid labels; unsupported: the model answered UnsupportedMaterial;
 unparseable: text that is not the expected JSON; truncated: the token bound cut the answer;

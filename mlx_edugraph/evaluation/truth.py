@@ -13,20 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlx_edugraph.prediction import DIMENSIONS
+from mlx_edugraph.prediction import DIMENSION_KEYS, DIMENSIONS
 from mlx_edugraph.store.review import Review
 
 META_FILE = "meta.json"
 """The EduGraph content releases' index file: a list of labeled question images."""
 
-_KEYS = {
-    "area": "Area",
-    "areas": "Area",
-    "scope": "Scope",
-    "scopes": "Scope",
-    "ability": "Ability",
-    "abilities": "Ability",
-}
 _UNSUPPORTED = "unsupportedmaterial"
 
 
@@ -67,7 +59,7 @@ def read_labels(record: dict, where: str) -> tuple[dict[str, frozenset[str]], bo
                 raise TruthError(f'{where}: Error must be "UnsupportedMaterial", got {value!r}')
             unsupported = True
             continue
-        dimension = _KEYS.get(lowered)
+        dimension = DIMENSION_KEYS.get(lowered)
         if dimension is None:
             continue
         items = [value] if isinstance(value, str) else value

@@ -23,6 +23,7 @@ from mlx_edugraph.labels.confidence import span_confidence
 from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.pages.worksheets import LoadedWorksheet
 from mlx_edugraph.prediction import (
+    DIMENSION_KEYS,
     DIMENSIONS,
     Label,
     Outcome,
@@ -33,15 +34,7 @@ from mlx_edugraph.prediction import (
 )
 
 UNSUPPORTED = "UnsupportedMaterial"
-_KEYS = {
-    "area": "Area",
-    "areas": "Area",
-    "scope": "Scope",
-    "scopes": "Scope",
-    "ability": "Ability",
-    "abilities": "Ability",
-    "error": "Error",
-}
+_KEYS = {**DIMENSION_KEYS, "error": "Error"}
 _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")
 
