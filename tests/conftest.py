@@ -1,15 +1,30 @@
-"""Shared test setup: user folders in a temp dir, the shared/ folder beside the repo."""
+"""Shared test setup: user folders in a temp dir; the ontology and chat template tests use."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-ONTOLOGY_V04_TTL = SHARED / "ontology" / "edugraph-v0.4.0.ttl"
-ONTOLOGY_V04_RDF = SHARED / "ontology" / "edugraph-v0.4.0.rdf"
-CHAT_TEMPLATE = SHARED / "model" / "chat_template.jinja"
+from mlx_edugraph.labels.ontology_source import URL_ENV_VAR
+from tests.ontology_files import v04_files
+
+ONTOLOGY_V04_TTL, ONTOLOGY_V04_RDF, REAL_ONTOLOGY = v04_files()
+"""EduGraph v0.4.0 from `../shared`, else the small stand-in (see tests/ontology_files.py)."""
+
+
+REFUSED_URL = "http://127.0.0.1:9"
+"""The discard port, closed here: a download from it is refused at once."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_internet() -> Iterator[None]:
+    """No test reaches the internet: ontology downloads go to a refused port unless a test
+    says otherwise (session-wide, so module and session fixtures are covered too)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(URL_ENV_VAR, REFUSED_URL)
+        yield
 
 
 @pytest.fixture(autouse=True)

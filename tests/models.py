@@ -1,6 +1,7 @@
 """Session fixtures: tiny Qwen3-VL models, built once per test session and downloaded never.
 
-- `tiny_checkpoint`: random weights, Hugging Face layout, the real EduGraph chat template.
+- `tiny_checkpoint`: random weights, Hugging Face layout, the real EduGraph chat template
+  (`../shared`) or, in a lone checkout, the tiny stand-in.
 - `tiny_mlx_model`: that checkpoint converted to MLX, bf16, unquantized.
 - `taught_checkpoint`: taught `TAUGHT_ANSWERS` for the sample worksheet kinds, HF layout.
 - `taught_mlx_model`: the taught checkpoint in 4-bit MLX (group 64): the demo model.
@@ -20,20 +21,17 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.tinymodel.template import TEMPLATE_ENV_VAR
+from mlx_edugraph.tinymodel.template import TEMPLATE_ENV_VAR, read_chat_template
+from tests.ontology_files import shared_file
 
 TEST_CACHE_ENV_VAR = "MLX_EDUGRAPH_TEST_CACHE"
 
-CHAT_TEMPLATE = Path(__file__).resolve().parents[2] / "shared/model/chat_template.jinja"
-"""The EduGraph model's real chat template, in `shared/` beside the repository."""
+REAL_TEMPLATE = shared_file("model/chat_template.jinja")
+"""The EduGraph model's real chat template from `../shared`, or None: then the tiny models get
+the tiny stand-in template (`tinymodel.template.FALLBACK_TEMPLATE`)."""
 
-
-def _real_template() -> Path:
-    if not CHAT_TEMPLATE.is_file():
-        raise FileNotFoundError(
-            f"tests need the EduGraph chat template at {CHAT_TEMPLATE} (shared/ beside the repo)"
-        )
-    return CHAT_TEMPLATE
+CHAT_TEMPLATE_TEXT = read_chat_template(REAL_TEMPLATE)
+"""The text of the chat template the tiny models carry."""
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +40,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from mlx_edugraph.tinymodel import build_checkpoint
 
     dest = tmp_path_factory.mktemp("tiny") / "checkpoint"
-    return build_checkpoint(dest, chat_template=_real_template())
+    return build_checkpoint(dest, chat_template=REAL_TEMPLATE)
 
 
 @pytest.fixture(scope="session")
@@ -63,12 +61,13 @@ def demo_entry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     kept = os.environ.get(TEST_CACHE_ENV_VAR)
     cache = Path(kept) if kept else tmp_path_factory.mktemp("model-cache")
     previous = os.environ.get(TEMPLATE_ENV_VAR)
-    os.environ[TEMPLATE_ENV_VAR] = str(_real_template())
+    if REAL_TEMPLATE is not None:
+        os.environ[TEMPLATE_ENV_VAR] = str(REAL_TEMPLATE)
     try:
         return demo_model(cache).parent
     finally:
         if previous is None:
-            del os.environ[TEMPLATE_ENV_VAR]
+            os.environ.pop(TEMPLATE_ENV_VAR, None)
         else:
             os.environ[TEMPLATE_ENV_VAR] = previous
 

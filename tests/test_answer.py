@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,8 +11,8 @@ from hypothesis import strategies as st
 from mlx_edugraph.labels.answer import ParsedAnswer, parse_answer
 from mlx_edugraph.labels.ontology import Ontology, load_ontology
 from mlx_edugraph.prediction import DIMENSIONS
+from tests.conftest import ONTOLOGY_V04_TTL
 
-V04_TTL = Path(__file__).resolve().parents[2] / "shared" / "ontology" / "edugraph-v0.4.0.ttl"
 OUTCOMES = {"labeled", "unsupported", "unparseable", "truncated"}
 KEY_SPELLINGS = {
     "Area": ["Area", "area", "AREA", "Areas", "areas"],
@@ -25,7 +24,7 @@ PROPERTY = settings(deadline=None)  # timing varies across CI machines; the runs
 
 @pytest.fixture(scope="module")
 def ontology() -> Ontology:
-    return load_ontology(V04_TTL, use_cache=False)
+    return load_ontology(ONTOLOGY_V04_TTL, use_cache=False)
 
 
 def terms(answer: ParsedAnswer, dimension: str) -> list[str]:

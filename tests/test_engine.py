@@ -11,7 +11,8 @@ from mlx_edugraph.labels.ontology import load_ontology
 from mlx_edugraph.pages.samples import make_worksheet
 from mlx_edugraph.pages.worksheets import LoadedWorksheet, WorksheetRef
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, TAUGHT_ANSWERS
-from tests.conftest import CHAT_TEMPLATE, ONTOLOGY_V04_TTL
+from tests.conftest import ONTOLOGY_V04_TTL
+from tests.models import CHAT_TEMPLATE_TEXT
 
 SYSTEM_PROMPT_MARK = "EduGraph"
 
@@ -34,10 +35,17 @@ def _sheet(kind: str, seed: int = 7) -> LoadedWorksheet:
 
 
 def _system_prompt() -> str:
-    """The EduGraph system prompt as the template spells it (the default system block)."""
-    template = CHAT_TEMPLATE.read_text()
-    start = template.index("You are")
-    return template[start : template.index("\n", start)]
+    """The first line of the system turn the template renders when no system message is given."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    messages = [{"role": "user", "content": [{"type": "image"}]}]
+    rendered = (
+        ImmutableSandboxedEnvironment()
+        .from_string(CHAT_TEMPLATE_TEXT)
+        .render(messages=messages, add_generation_prompt=True)
+    )
+    system = rendered.split("<|im_start|>system\n", 1)[1].split("<|im_end|>", 1)[0]
+    return system.splitlines()[0]
 
 
 def test_prompt_is_the_template_with_the_image_alone(tiny_mlx_model: Path) -> None:

@@ -253,10 +253,10 @@ def test_two_runs_on_one_folder_split_it_through_the_store(
 
 def test_prompt_from_a_chat_template_is_its_system_turn(ontology: Ontology, tmp_path) -> None:
     from mlx_edugraph.model.prompt import read_prompt
-    from tests.conftest import CHAT_TEMPLATE
+    from tests.models import CHAT_TEMPLATE_TEXT
 
     template = tmp_path / "edugraph.jinja"
-    template.write_text(CHAT_TEMPLATE.read_text(encoding="utf-8").replace("EduGraph", "EduGraph™"))
+    template.write_text(CHAT_TEMPLATE_TEXT.replace("EduGraph", "EduGraph™"))
     with ChatServer() as server:  # no template shown: auto would omit, but a prompt was given
         engine = RemoteEngine(
             [server.url], ontology=ontology, prompt=read_prompt(template), note=print

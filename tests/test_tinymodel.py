@@ -24,9 +24,9 @@ from mlx_edugraph.tinymodel import (
 )
 from mlx_edugraph.tinymodel.template import FALLBACK_TEMPLATE
 from mlx_edugraph.tinymodel.weights import hf_from_mlx, hf_tensor_shapes, write_shards
-from tests.models import CHAT_TEMPLATE
-
-ONTOLOGY = CHAT_TEMPLATE.parents[1] / "ontology/edugraph-v0.4.0.ttl"
+from tests.conftest import ONTOLOGY_V04_TTL
+from tests.models import CHAT_TEMPLATE_TEXT, REAL_TEMPLATE
+from tests.ontology_files import needs_shared
 
 
 def _config(folder: Path) -> dict:
@@ -67,7 +67,7 @@ def test_random_checkpoint_loads_in_transformers(tiny_checkpoint: Path) -> None:
     )
     assert model.config.text_config.rope_parameters["mrope_section"] == list(TINY.mrope_section)
     tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
-    assert tokenizer.chat_template == CHAT_TEMPLATE.read_text()
+    assert tokenizer.chat_template == CHAT_TEMPLATE_TEXT
     assert tokenizer.convert_tokens_to_ids("<|image_pad|>") == model.config.image_token_id
 
 
@@ -109,11 +109,12 @@ def test_prompt_carries_the_system_prompt_once(tiny_mlx_model: Path) -> None:
     assert ids.count(model.config.image_token_index) == 80  # 256x320 / (32 x 32)
 
 
+@needs_shared("model/chat_template.jinja")
 def test_fallback_template_renders_like_the_real_one() -> None:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     env = ImmutableSandboxedEnvironment()
-    real = env.from_string(CHAT_TEMPLATE.read_text())
+    real = env.from_string(REAL_TEMPLATE.read_text())
     fallback = env.from_string(FALLBACK_TEMPLATE)
     image = {"type": "image"}
     conversations = [
@@ -128,13 +129,14 @@ def test_fallback_template_renders_like_the_real_one() -> None:
             assert fallback.render(**kwargs) == real.render(**kwargs)
 
 
+@needs_shared("ontology/edugraph-v0.4.0.ttl")
 def test_taught_terms_are_ontology_terms_of_their_dimension() -> None:
     import re
 
     declared = dict(
         re.findall(
             r"^edu:(\w+) rdf:type owl:NamedIndividual\s*,\s*edu:(\w+)",
-            ONTOLOGY.read_text(),
+            ONTOLOGY_V04_TTL.read_text(),
             re.MULTILINE,
         )
     )
@@ -273,4 +275,4 @@ def test_demo_model_is_built_once(demo_entry: Path, taught_mlx_model: Path) -> N
     assert time.perf_counter() - started < 1.0
     assert taught_mlx_model.parent.name in [p.name for p in cache.iterdir()]
     assert not [p for p in cache.iterdir() if p.name.startswith(".building-")]
-    assert (taught_mlx_model / "chat_template.jinja").read_text() == CHAT_TEMPLATE.read_text()
+    assert (taught_mlx_model / "chat_template.jinja").read_text() == CHAT_TEMPLATE_TEXT

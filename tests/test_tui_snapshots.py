@@ -17,6 +17,7 @@ from mlx_edugraph.prediction import Label, Prediction, Provenance, Timings
 from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
 from tests.conftest import ONTOLOGY_V04_TTL
+from tests.ontology_files import needs_shared
 
 SIZE = (150, 42)
 PROVENANCE = Provenance("demo", "0123456789abcdef", "v0.4.0", "template-demo")
@@ -105,6 +106,8 @@ async def _ready(pilot, name: str | None = None) -> None:
     await pilot.pause()
 
 
+# The labels pane shows the real release's definitions and breadcrumbs.
+@needs_shared("ontology/edugraph-v0.4.0.ttl")
 def test_main_screen_with_labels(prefilled, snap_compare) -> None:
     async def run_before(pilot) -> None:
         await _ready(pilot, "002-multiplication.png")
@@ -123,6 +126,7 @@ def test_error_view(prefilled, snap_compare) -> None:
     assert snap_compare(_app(*prefilled, "none"), terminal_size=SIZE, run_before=run_before)
 
 
+@needs_shared("ontology/edugraph-v0.4.0.ttl")  # the help is drawn over the labels pane
 def test_help_screen(prefilled, snap_compare) -> None:
     async def run_before(pilot) -> None:
         await _ready(pilot)

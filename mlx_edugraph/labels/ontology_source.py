@@ -115,4 +115,13 @@ def _download_failure(address: str, exc: Exception) -> str:
 
 
 def _unreachable(reason: str) -> OntologyResolution:
-    return OntologyResolution(None, "none", f"{reason}; labels are marked unverified")
+    return OntologyResolution(None, "none", unverified_warning(reason))
+
+
+def unverified_warning(reason: str) -> str:
+    """The one message that says labels go unchecked: why, and how to fix it."""
+    return (
+        f"labels are unverified: no EduGraph ontology to check them against ({reason}). "
+        "To fix: pass --ontology FILE, or run once with network access "
+        "(the release is then cached for offline use)."
+    )
