@@ -256,3 +256,32 @@ def test_killed_conversion_leaves_no_destination(
     convert(str(tiny_checkpoint), out, verify=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     assert (out / FILE_NAME).is_file()
+
+
+def test_convert_caches_the_ontology_so_label_needs_no_network(
+    taught_checkpoint: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mlx_edugraph.labels.ontology_source import URL_ENV_VAR
+    from mlx_edugraph.pages.samples import write_samples
+    from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
+    from tests.release_server import ReleaseServer
+
+    server = ReleaseServer()
+    monkeypatch.setenv(URL_ENV_VAR, f"{server.base}/good")
+    try:
+        assert cli_main(["convert", str(taught_checkpoint), "--no-verify"]) == 0
+    finally:
+        server.stop()  # from here on, every download is refused
+    assert f"ontology:       v0.4.0 (downloaded from {server.base}/good/" in capsys.readouterr().out
+
+    pages = tmp_path / "pages"
+    write_samples(pages, 1, size=DEMO_PAGE_SIZE, kinds=("addition",))
+    out = tmp_path / "labels.jsonl"
+    assert cli_main(["label", str(pages), "--out", str(out)]) == 0
+    assert "unverified" not in capsys.readouterr().err
+    [record] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert record["provenance"]["ontology_version"] == "v0.4.0"
+    assert {label["status"] for label in record["labels"]} == {"known"}

@@ -98,4 +98,17 @@ def main(args: argparse.Namespace) -> int:
         print("\ninterrupted: no model was written; the destination is as it was", file=sys.stderr)
         return 130
     print("\n".join(result.lines()))
+    _cache_ontology()
     return 0
+
+
+def _cache_ontology() -> None:
+    """Fetch the pinned ontology release into the cache while online, so that `label`, `tui`
+    and `eval` check labels without the network from now on; a failure only warns."""
+    from mlx_edugraph.labels.ontology_source import resolve_ontology
+
+    resolution = resolve_ontology()
+    if resolution.ontology is None:
+        print(f"warning: {resolution.warning}", file=sys.stderr)
+    else:
+        print(f"ontology:       {resolution.ontology.version} ({resolution.source})")
