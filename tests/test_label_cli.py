@@ -96,7 +96,9 @@ def test_first_run_labels_every_page_exactly(first_run) -> None:
 def test_progress_and_summary_are_printed(first_run) -> None:
     result, _, _ = first_run
     assert "8/8" in result.stderr
-    assert "labeled 6, unsupported 1, unparseable 0, errors 1" in result.stderr
+    assert (
+        "labeled 6, unsupported 1, unparseable 0, file errors 1, model failures 0" in result.stderr
+    )
     assert "median seconds per worksheet:" in result.stderr
 
 

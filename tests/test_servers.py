@@ -114,7 +114,7 @@ def test_when_every_server_fails_each_page_is_an_error_and_a_rerun_labels_them(
     db = tmp_path / "labels.sqlite"
     with ChatServer(mode="fail") as first, ChatServer(mode="fail") as second:
         events = label(engine_for([first, second], ontology, [], take_out_after=2), folder, db)
-    assert [e.status for e in events] == ["error"] * PAGES
+    assert [e.status for e in events] == ["failed"] * PAGES  # the model's failure, not the files'
     assert all("taken out" in e.prediction.error for e in events[-2:])
     with ChatServer() as server:
         rerun = label(engine_for([server], ontology, []), folder, db)

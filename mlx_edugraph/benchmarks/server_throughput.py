@@ -58,7 +58,7 @@ def run_server_bench(
             started = time.perf_counter()
             events = list(run(refs, engine, store, redo=True))
             seconds = time.perf_counter() - started
-        errors = sum(event.status == "error" for event in events)
+        errors = sum(event.status in ("error", "failed") for event in events)
         runs.append(ServerRun(group, len(refs), errors, seconds))
         log(f"{', '.join(group)}: {len(refs)} pages in {seconds:.1f} s")
     return runs

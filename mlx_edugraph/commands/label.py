@@ -10,6 +10,12 @@ from pathlib import Path
 from mlx_edugraph.commands.input_options import add_input_arguments
 from mlx_edugraph.commands.server_options import add_server_arguments, prompt_source, remote_options
 
+EXIT_MODEL_FAILED = 3
+"""Exit codes: 0 every page handled (unreadable files get error records and do not count);
+1 a given path is missing, or the store or --out could not be written; 2 nothing was labeled
+(bad arguments, no model, no worksheets, an unusable --ontology file); 3 the model failed on
+at least one page; 130 interrupted (Ctrl-C: every page done so far is kept)."""
+
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -80,13 +86,15 @@ def main(args: argparse.Namespace) -> int:
     if args.demo:
         from mlx_edugraph.tinymodel.demo import prepare_demo
 
-        model, demo_paths = prepare_demo()
-        paths = paths or demo_paths
         print(
             "DEMO: labels come from a tiny demo model trained on generated worksheets; "
             "they are not real EduGraph predictions.",
             file=sys.stderr,
         )
+        model, demo_paths = prepare_demo(
+            log=lambda line: print(f"demo model: {line}", file=sys.stderr)
+        )
+        paths = paths or demo_paths
     elif args.server:
         model = None  # the servers run the model
     else:
@@ -159,7 +167,7 @@ def main(args: argparse.Namespace) -> int:
                 seconds = event.prediction.timings.total_s if event.status == "labeled" else None
                 progress.update(event.ref.label, model_seconds=seconds)
                 summary.add(event.status, event.prediction.outcome, seconds)
-                if event.status == "error":
+                if event.status in ("error", "failed"):
                     print(f"\nerror: {event.ref.label}: {event.prediction.error}", file=sys.stderr)
                 results.append(event.prediction)
         except sqlite3.Error as exc:  # a full disk or a quota: stop, saying what is safe
@@ -186,6 +194,13 @@ def main(args: argparse.Namespace) -> int:
             print(f"error: {exc}; every result is saved in {store.path}", file=sys.stderr)
             return 1
         print(f"wrote {count} record(s) to {args.out}", file=sys.stderr)
+    if summary.model_failures:
+        print(
+            f"error: the model failed on {summary.model_failures} of {len(refs)} page(s) "
+            "(reasons above); they are stored as errors and the next run retries them",
+            file=sys.stderr,
+        )
+        return EXIT_MODEL_FAILED
     return 1 if missing else 0
 
 

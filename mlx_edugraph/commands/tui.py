@@ -108,13 +108,19 @@ def _without_terminal(args: argparse.Namespace) -> int:
     """No terminal to draw on (a pipe, CI): label without the review UI, like `label`."""
     from mlx_edugraph.commands import label
 
+    if args.no_label:
+        print(
+            "error: mlx-edugraph tui --no-label only browses stored results, which needs a "
+            "terminal (standard input and output are not one here); run it in a terminal, or "
+            "use `mlx-edugraph export` to read stored results",
+            file=sys.stderr,
+        )
+        return 2
     print(
         "mlx-edugraph tui: not a terminal; labeling without the review UI "
         "(run it in a terminal to review)",
         file=sys.stderr,
     )
-    if args.no_label:
-        return 0
     parser = argparse.ArgumentParser()
     label.configure_parser(parser)
     label_args = parser.parse_args([])

@@ -37,7 +37,10 @@ PREFETCH = 2
 CLAIM_POLL_S = 0.5
 """How often a run looks again at pages another run has claimed."""
 
-Status = Literal["labeled", "skipped", "error"]
+Status = Literal["labeled", "skipped", "error", "failed"]
+"""error: the page could not be read (bad input); failed: the model failed on a page it got."""
+
+MODEL_FAILED = "model failed on this page"
 
 
 @dataclass
@@ -146,7 +149,7 @@ def run(
                 started(ref)
             prediction = _prediction(ref, sha256, loaded, engine)
             store.put(prediction)
-            yield Event(ref, "error" if prediction.outcome == "error" else "labeled", prediction)
+            yield Event(ref, _status(prediction), prediction)
         for _, _, future in pending:
             if future is not None:
                 future.cancel()
@@ -165,8 +168,15 @@ def _prediction(
     try:
         return engine.label(loaded)
     except Exception as exc:  # one page failing, or no server answering, must not stop the rest
-        reason = f"model failed on this page: {type(exc).__name__}: {exc}"
+        reason = f"{MODEL_FAILED}: {type(exc).__name__}: {exc}"
         return error_prediction(ref, sha256, reason, engine.provenance)
+
+
+def _status(prediction: Prediction) -> Status:
+    """labeled, or which kind of error: the file's (`error`) or the model's (`failed`)."""
+    if prediction.outcome != "error":
+        return "labeled"
+    return "failed" if (prediction.error or "").startswith(MODEL_FAILED) else "error"
 
 
 def _load_and_label(ref: WorksheetRef, sha256: str, engine: RemoteEngine) -> Prediction:
@@ -248,8 +258,7 @@ def _run_in_flight(
                 prediction = future.result()
                 store.put(prediction)
                 store.release(sha256, ref.page, fingerprint, owner)
-                status: Status = "error" if prediction.outcome == "error" else "labeled"
-                yield Event(ref, status, prediction)
+                yield Event(ref, _status(prediction), prediction)
     for ref, sha256 in repeats:
         if store.get(sha256, ref.page, fingerprint) is not None:
             yield _known(ref, sha256, store, fingerprint)

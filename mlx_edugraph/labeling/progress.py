@@ -60,9 +60,14 @@ class Summary:
     seconds: list[float] = field(default_factory=list)
 
     def add(self, status: str, outcome: str, seconds: float | None) -> None:
-        self.outcomes["skipped" if status == "skipped" else outcome] += 1
+        self.outcomes[status if status in ("skipped", "failed") else outcome] += 1
         if status == "labeled" and seconds is not None:
             self.seconds.append(seconds)
+
+    @property
+    def model_failures(self) -> int:
+        """Pages the model failed on (not files that could not be read)."""
+        return self.outcomes["failed"]
 
     def lines(self) -> list[str]:
         counts = self.outcomes
@@ -71,7 +76,8 @@ class Summary:
             f"labeled {labeled}",
             f"unsupported {counts['unsupported']}",
             f"unparseable {counts['unparseable'] + counts['truncated']}",
-            f"errors {counts['error']}",
+            f"file errors {counts['error']}",
+            f"model failures {counts['failed']}",
             f"skipped (already labeled) {counts['skipped']}",
         ]
         median = f"{statistics.median(self.seconds):.2f} s" if self.seconds else "n/a"

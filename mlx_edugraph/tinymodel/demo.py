@@ -80,7 +80,9 @@ def _demo_entry(cache_dir: Path | None, log: Callable[[str], None] | None) -> Pa
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root, prefix=".building-") as tmp:
         work = Path(tmp) / "entry"
-        _build(work, log or (lambda _: None))
+        say = log or (lambda _: None)
+        say(f"building it once into {final} (about a minute on a laptop)")
+        _build(work, say)
         try:
             os.rename(work, final)
         except OSError:
@@ -120,9 +122,11 @@ def _build(work: Path, say: Callable[[str], None]) -> None:
     (work / "random").rmdir()
 
 
-def prepare_demo(count: int = 8) -> tuple[str, list[Path]]:
+def prepare_demo(
+    count: int = 8, *, log: Callable[[str], None] | None = None
+) -> tuple[str, list[Path]]:
     """The demo model folder (built once, cached) and a folder of generated worksheets."""
-    return str(demo_model()), [demo_worksheets(count)]
+    return str(demo_model(log=log)), [demo_worksheets(count)]
 
 
 def demo_worksheets(count: int = 8) -> Path:
