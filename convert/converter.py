@@ -206,7 +206,7 @@ def convert(
         if lora is not None:
             say(f"merged LoRA adapter {lora.folder} into {merge_adapter(model, lora)} layers")
         cast(model, dtype)
-        calibrated_on = None
+        calibrated_on, awq_layers = None, 0
         if spec is not None and awq:
             from .calibration import apply_awq, calibration_images
 
@@ -215,7 +215,12 @@ def convert(
             )
             say(f"calibrating AWQ on {calibrated_on}")
             folded = apply_awq(model, processor, images, spec.bits, spec.group_size, say)
-            say(f"AWQ scales folded into {folded.get('layers', 0)} layers")
+            awq_layers = folded.get("layers", 0)
+            if not awq_layers:  # mlx-vlm matched none of the model's layers: AWQ did nothing
+                raise ConvertError(
+                    "--awq found no layers to scale in this model; convert without it"
+                )
+            say(f"AWQ scales folded into {awq_layers} layers")
         out_config = config
         if spec is not None:
             with contextlib.redirect_stdout(stream or io.StringIO()):  # mlx-vlm's own [INFO]
@@ -242,7 +247,12 @@ def convert(
                 "adapter": lora.describe() if lora else None,
                 "quantization": None
                 if spec is None
-                else {**spec.describe(), "awq": awq, "calibration": calibrated_on},
+                else {
+                    **spec.describe(),
+                    "awq": awq,
+                    "awq_layers": awq_layers,
+                    "calibration": calibrated_on,
+                },
                 "dtype": dtype,
                 "bits_per_weight": round(bits_per_weight(parts), 3),
                 "config_changes": changes,

@@ -143,20 +143,35 @@ def test_mixed_recipe(tiny_checkpoint: Path, tmp_path: Path) -> None:
 
 
 def test_awq_calibrates_on_worksheets(
-    tiny_checkpoint: Path,
+    taught_checkpoint: Path,
+    q4: ConversionResult,
     tmp_path: Path,
     capsys: pytest.CaptureFixture,
 ) -> None:
+    import mlx.core as mx
+
     from mlx_edugraph.pages.samples import write_samples
 
     pages = tmp_path / "pages"
     write_samples(pages, 2, size=(256, 320))
-    result = convert(str(tiny_checkpoint), tmp_path / "out", awq=True, calibration=pages)
+    result = convert(str(taught_checkpoint), tmp_path / "out", awq=True, calibration=pages)
     assert "calibrating AWQ on 2 worksheet pages from" in capsys.readouterr().err
     record = read_provenance(result.out)
     assert record["quantization"]["awq"] is True
     assert record["quantization"]["calibration"].startswith("2 worksheet pages from")
+    # AWQ did something: scales went into layers, and the weights are not plain rounding's.
+    assert record["quantization"]["awq_layers"] > 0
+    awq_weights = mx.load(str(result.out / "model.safetensors"))
+    plain_weights = mx.load(str(q4.out / "model.safetensors"))
+    assert awq_weights.keys() == plain_weights.keys()
+    changed = [k for k in awq_weights if not mx.array_equal(awq_weights[k], plain_weights[k])]
+    assert any(k.startswith("language_model.") and k.endswith(".weight") for k in changed)
     assert result.verification is not None and result.verification.top1_agreement >= 0.9
+    for name, check in (("AWQ", result.verification), ("plain 4-bit", q4.verification)):
+        print(
+            f"{name}: KL mean {check.mean_kl:.4f} max {check.max_kl:.4f}, "
+            f"top-1 {check.top1_agreement:.1%}"
+        )
 
 
 def test_default_output_is_where_label_looks(
