@@ -7,6 +7,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -74,3 +76,40 @@ def test_tui_first_paint_needs_no_mlx() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "HEAVY []" in out.stdout, out.stdout
+
+
+def _pyproject() -> dict:
+    tomllib = pytest.importorskip("tomllib", reason="needs Python 3.11's tomllib")
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_build_requires_a_setuptools_that_reads_the_license_string() -> None:
+    from packaging.requirements import Requirement
+
+    project = _pyproject()
+    assert isinstance(project["project"]["license"], str)  # an SPDX expression (PEP 639)
+    [setuptools] = [
+        Requirement(r) for r in project["build-system"]["requires"] if r.startswith("setuptools")
+    ]
+    # setuptools 77 is the first to accept `license = "<SPDX>"` with `license-files`.
+    assert not any(setuptools.specifier.contains(f"{major}.99") for major in range(60, 77))
+    assert setuptools.specifier.contains("77.0.0")
+
+
+def test_package_data_names_files_that_exist() -> None:
+    tool = _pyproject()["tool"]["setuptools"]
+    for package, patterns in tool.get("package-data", {}).items():
+        folder = ROOT / tool["package-dir"].get(package, package.replace(".", "/"))
+        for pattern in patterns:
+            assert list(folder.glob(pattern)), f"{package}: {pattern} matches no file in {folder}"
+
+
+def test_runtime_dependencies_are_ranges_and_test_pins_stay_in_the_test_extra() -> None:
+    from packaging.requirements import Requirement
+
+    project = _pyproject()["project"]
+    for text in project["dependencies"]:
+        requirement = Requirement(text)
+        assert not any(spec.operator == "==" for spec in requirement.specifier), text
+    pinned = {Requirement(r).name for r in project["optional-dependencies"]["test"] if "==" in r}
+    assert {"textual", "textual-image", "pytest-textual-snapshot"} <= pinned

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,26 @@ def test_broken_pdf_is_reported(tmp_path: Path) -> None:
     assert refs == [WorksheetRef(path, 1)]
     with pytest.raises(WorksheetError, match="cannot open PDF"):
         load(refs[0])
+
+
+def test_heic_photo_is_read_with_pillow_heif(tmp_path: Path) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif", reason="needs pillow-heif (the heic extra)")
+    path = tmp_path / "photo.heic"
+    pillow_heif.from_pillow(_page((600, 800))).save(path, quality=90)
+    assert [ref.path for ref in discover([tmp_path])] == [path]
+    sheet = load(WorksheetRef(path))
+    assert sheet.image.mode == "RGB" and sheet.image.size == (600, 800)
+    assert sheet.image.getpixel((30, 20)) < (60, 60, 60)  # the dark mark, top-left: not rotated
+
+
+@pytest.mark.reliability("Inputs", "HEIC photo without pillow-heif")
+def test_heic_photo_without_pillow_heif_gets_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outcome
+) -> None:
+    path = tmp_path / "photo.heic"
+    path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if it were not installed
+    with pytest.raises(WorksheetError) as error:
+        load(WorksheetRef(path))
+    assert "install pillow-heif" in str(error.value)
+    outcome(f"error record, batch goes on: {error.value}")
