@@ -10,6 +10,7 @@ import pytest
 
 from mlx_edugraph.tinymodel import TAUGHT_ANSWERS
 from tests.conftest import ONTOLOGY_V04_TTL
+from tests.ontology_files import needs_shared
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +140,29 @@ def test_non_ascii_terms_are_written_as_themselves(loaded) -> None:
     terms = {"Zähl": Term("Zähl", "Area"), "S": Term("S", "Scope"), "A": Term("A", "Ability")}
     grammar = Grammar(loaded.tokenizer, vlm.vocab_size(loaded), Ontology("test", terms))
     assert grammar.accepts(_ids(loaded, '{"Area": ["Zähl"], "Scope": ["S"], "Ability": []}'))
+
+
+LEARNED_TERMS = {
+    "Area": "IntegerAddition IntegerSubtraction IntegerMultiplication IntegerDivision "
+    "MeasuringTime DigitNotation MeasuringObjects IntegerNotation Numeration Decrement Increment "
+    "NumerationWithIntegers NumericComparison NumericOrder",
+    "Scope": "ArabicNumerals Base10 NumbersWithoutZero NumbersWithoutNegatives "
+    "NumbersWithNegatives NumbersSmaller100 NumbersSmaller1000 NumbersLarger100 NumbersSmaller20 "
+    "NumbersSmaller10 NumbersLarger10 NumbersWithZero AnalogClock CountingSymbols "
+    "CentimeterScale MillimeterScale NumbersLarger1000 Tapemeter MinuteIntervals HourIntervals "
+    "SecondIntervals TenFrame",
+    "Ability": "ProcedureApplication ProcedureIdentification ProcedureExecution "
+    "ProcedureMemorization Formalization WritingSpeed",
+}
+"""Every label term of the 4B's stage-2 training file (docs/ontology-version.md), by dimension."""
+
+
+@needs_shared("ontology/edugraph-v0.4.0.ttl")
+def test_grammar_admits_every_term_the_model_learned(loaded, grammars) -> None:
+    """A term the model learned is never forced into another: the pinned release's grammar
+    admits each in its own dimension."""
+    import json
+
+    for dimension, terms in LEARNED_TERMS.items():
+        answer = {"Area": [], "Scope": [], "Ability": [], dimension: terms.split()}
+        assert grammars[0].accepts(_ids(loaded, json.dumps(answer))), dimension
