@@ -36,7 +36,12 @@ def image_widget_class(mode: str):
         return None
     if mode == "halfcell":
         return HalfBlockImage
-    from textual_image import renderable, widget
+    try:
+        from textual_image import renderable, widget
+    except Exception:  # textual-image's import-time probe fails on some terminals (0 columns)
+        if mode == "auto":
+            return HalfBlockImage
+        raise
 
     if mode == "auto":
         graphics = renderable.Image in (renderable.TGPImage, renderable.SixelImage)
