@@ -250,7 +250,7 @@ def convert(
                 else {
                     **spec.describe(),
                     "awq": awq,
-                    "awq_layers": awq_layers,
+                    **({"awq_layers": awq_layers} if awq else {}),
                     "calibration": calibrated_on,
                 },
                 "dtype": dtype,
