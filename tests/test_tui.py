@@ -276,3 +276,124 @@ def test_pause_resume_cancel_and_rerun(taught_mlx_model: Path, tmp_path) -> None
             await wait_for(pilot, lambda: all_labeled(app))
 
     asyncio.run(run())
+
+
+def test_a_page_read_while_the_app_closes_does_not_end_it(
+    folder: Path, tmp_path, monkeypatch
+) -> None:
+    """The race behind a `WorkerFailed: NoMatches('#preview-caption')`, made certain: a page
+    finishes loading while the app closes, after Textual removed the preview's caption and
+    before the preview itself. Drawing it then raised in the worker, which ended the app."""
+    import threading
+
+    from textual.widgets import Static
+    from textual.worker import WorkerState
+
+    from mlx_edugraph.tui import preview as preview_module
+
+    loading = threading.Event()
+    real_load = preview_module.load
+
+    def held_load(*args, **kwargs):
+        loading.wait(30)
+        return real_load(*args, **kwargs)
+
+    async def held_unmount(self: Static) -> None:
+        """Keep the preview's image part until the page has loaded and been handled."""
+        if self.id != "preview-image":
+            return
+        deadline = time.monotonic() + 30
+        while caption.parent is not None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        loading.set()
+        while not reader.is_finished and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    monkeypatch.setattr(preview_module, "load", held_load)
+    monkeypatch.setattr(Static, "on_unmount", held_unmount, raising=False)
+
+    async def run() -> None:
+        nonlocal caption, reader
+        app = make_app(folder, tmp_path / "labels.sqlite", None)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: any(w.group == "preview" for w in app.workers))
+            caption = app.query_one("#preview-caption")
+            reader = next(w for w in app.workers if w.group == "preview")
+        assert app.return_code in (None, 0)
+
+    caption = reader = None
+    asyncio.run(run())
+    assert loading.is_set() and reader.state == WorkerState.SUCCESS
+
+
+@pytest.mark.parametrize(
+    ("target", "image_mode", "notice"),
+    [
+        ("mlx_edugraph.tui.app.scan", "none", "could not scan the pages"),
+        ("mlx_edugraph.tui.preview.halfblock_strips", "halfcell", "could not draw the page"),
+    ],
+)
+def test_failed_background_work_is_a_notice(
+    folder: Path, tmp_path, monkeypatch, caplog, target: str, image_mode: str, notice: str
+) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(target, broken)
+
+    async def run() -> None:
+        from mlx_edugraph.tui.help_screen import HelpScreen
+
+        app = make_app(folder, tmp_path / "labels.sqlite", None, image_mode=image_mode)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(
+                pilot, lambda: any(n.severity == "error" for n in app._notifications), timeout=30
+            )
+            [failure] = [n for n in app._notifications if n.severity == "error"]
+            assert failure.message == f"{notice}: RuntimeError: disk on fire"
+            await pilot.press("question_mark")  # the app still answers keys
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+        assert app.return_code in (None, 0)
+
+    asyncio.run(run())
+    [record] = [r for r in caplog.records if r.name == "mlx_edugraph.tui.app"]
+    assert record.getMessage() == notice and "disk on fire" in caplog.text  # with its traceback
+
+
+def test_the_status_bar_told_before_it_is_mounted_shows_it(tmp_path) -> None:
+    from textual.app import App
+
+    from mlx_edugraph.tui.labeler import Labeler, Settings
+    from mlx_edugraph.tui.labeling_bar import LabelingBar
+
+    bar = LabelingBar(Labeler(Settings(model=None, db=tmp_path / "labels.sqlite"), print))
+    bar.set_model("loading the model ...")
+
+    class Host(App):
+        def compose(self):
+            yield bar
+
+    async def run() -> None:
+        async with Host().run_test() as pilot:
+            await pilot.pause()
+            assert str(bar.query_one("#status").render()) == "loading the model ..."
+
+    asyncio.run(run())
+
+
+def test_up_on_the_empty_list_does_nothing(tmp_path) -> None:
+    """Up before the scan filled the list made Textual highlight a row that is not there (no
+    row key), which ended the app."""
+    empty = tmp_path / "ws"
+    empty.mkdir()
+
+    async def run() -> None:
+        app = make_app(empty, tmp_path / "labels.sqlite", None)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: not app._scanning)
+            await pilot.press("up", "k")
+            assert app.selected is None and app.is_running
+
+    asyncio.run(run())
+

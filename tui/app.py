@@ -7,8 +7,10 @@ screen confirms them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from traceback import format_exception
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -17,6 +19,7 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.worker import Worker, WorkerState
 
 from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.pages.worksheets import WorksheetRef
@@ -30,6 +33,7 @@ from .help_screen import RESEARCH_NOTICE, HelpScreen, key_names
 from .labeler import Labeler, Settings
 from .labeling_bar import LabelingBar
 from .labels_pane import LabelsPane
+from .lifetime import while_shown
 from .messages import (
     EntriesFound,
     LabelingState,
@@ -39,14 +43,16 @@ from .messages import (
     OntologyReady,
     PageDone,
     PageStarted,
-    while_shown,
+    WorkFailed,
 )
 from .preview import Preview
 from .raw_text import RawText
 from .scanner import scan
 from .system_viewer import open_in_viewer
 from .term_picker import TermPicker
-from .worksheet_list import Worklist, WorksheetList, entry_key, ref_key
+from .worksheet_list import Worklist, entry_key, ref_key
+
+log = logging.getLogger(__name__)
 
 DEMO_BANNER = (
     "DEMO: labels come from a tiny demo model trained on generated worksheets, "
@@ -99,7 +105,6 @@ class ReviewApp(App):
         super().__init__()
         self.paths = list(paths)
         self.settings = settings
-        self.image_mode = image_mode
         self.demo = demo
         self.pages = pages
         self.entries: list[Entry] = []
@@ -110,6 +115,11 @@ class ReviewApp(App):
         self._scanned_for: str | None = None  # the fingerprint the entries were looked up for
         self._submitted = False
         self.labeler = Labeler(settings, self.post_message)
+        # The panes, held rather than looked up: a lookup fails while the app closes.
+        self.worklist = Worklist(id="left")
+        self.preview = Preview(image_mode, id="preview")
+        self.labels_pane = LabelsPane(id="labels-pane")
+        self.labeling = LabelingBar(self.labeler, id="status-bar")
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -118,21 +128,20 @@ class ReviewApp(App):
         if self.demo:
             yield Static(DEMO_BANNER, id="banner")
         with Horizontal(id="main"):
-            yield Worklist(id="left")
-            yield Preview(self.image_mode, id="preview")
-            yield LabelsPane(id="labels-pane")
-        yield LabelingBar(self.labeler, id="status-bar")
+            yield self.worklist
+            yield self.preview
+            yield self.labels_pane
+        yield self.labeling
         yield Footer()
 
     def on_mount(self) -> None:
         self.store = Store(self.settings.db)
         self.review = ReviewActions(self.store)
-        self.labeling = self.query_one(LabelingBar)
         self.sub_title = "scanning ..."
         self.notify(RESEARCH_NOTICE, title="Research use only", timeout=8)
         self._scan(None)
         self.labeler.start()
-        self.query_one(WorksheetList).focus()
+        self.worklist.table.focus()
 
     def on_unmount(self) -> None:
         self.labeler.stop(wait=STOP_WAIT_S)
@@ -140,9 +149,29 @@ class ReviewApp(App):
 
     # -- background work ------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="scan")
+    @work(thread=True, exclusive=True, group="scan", exit_on_error=False, name="scan the pages")
     def _scan(self, fingerprint: str | None) -> None:
         self.post_message(scan(self.paths, self.pages, self.settings, fingerprint))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self._work_failed(event.worker)
+
+    @on(WorkFailed)
+    def _widget_work_failed(self, message: WorkFailed) -> None:
+        self._work_failed(message.worker)
+
+    def _work_failed(self, worker: Worker) -> None:
+        """Log the traceback and say what failed; the app goes on (Textual would end it)."""
+        error = worker.error
+        log.error("could not %s", worker.name, exc_info=error)
+        self.log.error(f"could not {worker.name}:\n" + "".join(format_exception(error)))
+        self.notify(
+            f"could not {worker.name}: {type(error).__name__}: {error}",
+            title="Background work failed",
+            severity="error",
+            timeout=10,
+        )
 
     # -- messages from the threads --------------------------------------------------------
 
@@ -210,29 +239,27 @@ class ReviewApp(App):
     # -- the list and the selection -------------------------------------------------------
 
     def _visible(self) -> list[Entry]:
-        return self.query_one(Worklist).visible(self.entries)
+        return self.worklist.visible(self.entries)
 
     def _show_list(self, keep: str | None = None) -> None:
-        table = self.query_one(WorksheetList)
+        table = self.worklist.table
         table.show(self._visible(), keep)
         self.selected = table.selected_key
         self._redraw_selected()
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.selected = event.row_key.value
+        # Up on an empty list (before the scan fills it) highlights "row -1": no row key.
+        if event.row_key is not None:
+            self.selected = event.row_key.value
 
     def watch_selected(self, key: str | None) -> None:
         entry = self.by_key.get(key) if key else None
         self._redraw_selected()
-        if entry is None:
-            self.query_one(Preview).show(None, "")
-        else:
-            self.query_one(Preview).show_page(entry.ref, self.settings.max_pixels)
+        self.preview.show_page(entry.ref if entry else None, self.settings.max_pixels)
 
     def _redraw_selected(self) -> None:
-        entry = self.current
-        self.query_one(LabelsPane).show(entry, self.ontology)
+        self.labels_pane.show(self.current, self.ontology)
 
     @property
     def current(self) -> Entry | None:
@@ -242,7 +269,7 @@ class ReviewApp(App):
         return self.by_key.get(ref_key(ref))
 
     def _refresh_entry(self, entry: Entry) -> None:
-        self.query_one(WorksheetList).update_entry(entry)
+        self.worklist.table.update_entry(entry)
         if entry is self.current:
             self._redraw_selected()
 
@@ -296,7 +323,7 @@ class ReviewApp(App):
         entry = self._reviewable()
         if entry is None:
             return
-        shown = self.query_one(LabelsPane).highlighted
+        shown = self.labels_pane.highlighted
         dimension = shown.dimension if shown else DIMENSIONS[0]
 
         def picked(choice: tuple[str, str] | None) -> None:
@@ -308,7 +335,7 @@ class ReviewApp(App):
 
     def action_remove_term(self) -> None:
         entry = self._reviewable()
-        shown = self.query_one(LabelsPane).highlighted
+        shown = self.labels_pane.highlighted
         if shown is not None:
             self._reviewed(entry, self.review.remove_term, shown.dimension, shown.term)
 
@@ -322,20 +349,20 @@ class ReviewApp(App):
             self.notify(f"undone: {entry.ref.path.name}", timeout=2)
 
     def action_next_unreviewed(self) -> None:
-        if not self.query_one(WorksheetList).select_next_unreviewed(self._visible(), self.selected):
+        if not self.worklist.table.select_next_unreviewed(self._visible(), self.selected):
             self.notify("every labeled page is reviewed", timeout=3)
 
     # -- list, preview and labeling controls ----------------------------------------------
 
     def action_toggle_sort(self) -> None:
-        worklist = self.query_one(Worklist)
+        worklist = self.worklist
         worklist.by_confidence = not worklist.by_confidence
         self._show_list(self.selected)
         order = "least confident first" if worklist.by_confidence else "by path"
         self.notify(f"sorted {order}", timeout=2)
 
     def action_filter(self) -> None:
-        self.query_one(Worklist).open_filter()
+        self.worklist.open_filter()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self) -> None:
@@ -348,7 +375,7 @@ class ReviewApp(App):
             self.push_screen(RawText(f"The model's answer for {name}:", entry.prediction.raw_text))
 
     def action_zoom(self) -> None:
-        self.query_one(Preview).zoom += 1
+        self.preview.zoom += 1
 
     def action_open_page(self) -> None:
         """Open the file in the system viewer (small print is lost in half-blocks)."""

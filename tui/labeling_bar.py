@@ -13,6 +13,7 @@ from mlx_edugraph.pages.worksheets import WorksheetRef
 from mlx_edugraph.prediction import Prediction
 
 from .labeler import Labeler
+from .lifetime import live
 
 
 class LabelingBar(Horizontal):
@@ -28,13 +29,15 @@ class LabelingBar(Horizontal):
         self.seconds: list[float] = []
         """The labeled pages' times so far, for the ETA of the rest."""
         self.figures = ""
+        self._progress = ProgressBar(id="progress", show_eta=False)
+        self._status = Static("", id="status")
 
     def compose(self) -> ComposeResult:
-        yield ProgressBar(id="progress", show_eta=False)
-        yield Static("", id="status")
+        yield self._progress
+        yield self._status
 
     def on_mount(self) -> None:
-        self._redraw()
+        self._paint()
 
     def set_model(self, text: str) -> None:
         self.model = text
@@ -83,10 +86,12 @@ class LabelingBar(Horizontal):
         self._redraw()
 
     def _redraw(self) -> None:
-        if not self.is_mounted:
-            return
+        if live(self):  # else on_mount draws what was set before, or the bar is closing
+            self._paint()
+
+    def _paint(self) -> None:
         queued, done = self.queued, self.done
-        self.query_one(ProgressBar).update(total=max(queued, 1), progress=min(done, queued))
+        self._progress.update(total=max(queued, 1), progress=min(done, queued))
         parts = [self.model]
         if queued:
             remaining = max(queued - done, 0)
@@ -96,4 +101,4 @@ class LabelingBar(Horizontal):
             parts.append(f"{min(done, queued)}/{queued} {self.state}{eta}")
         if self.figures:
             parts.append(self.figures)
-        self.query_one("#status", Static).update(" · ".join(parts))
+        self._status.update(" · ".join(parts))

@@ -16,6 +16,8 @@ from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.prediction import DIMENSIONS, Label
 from mlx_edugraph.store.page_states import Entry
 
+from .lifetime import live
+
 STATUS_NOTES = {
     "unknown": "not in the ontology",
     "wrong_dimension": "in the ontology under another dimension",
@@ -104,25 +106,41 @@ def outcome_text(entry: Entry) -> Text:
 class LabelsPane(Vertical):
     """Outcome, labels list and the highlighted label's details."""
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._entry: Entry | None = None
+        self._ontology: Ontology | None = None
+        self._shown: dict[str, Shown] = {}
+        self._outcome = Static("", id="outcome")
+        self._options = OptionList(id="labels")
+        self._definition = Static("", id="definition")
+
     def compose(self) -> ComposeResult:
-        yield Static("", id="outcome")
-        yield OptionList(id="labels")
-        yield Static("", id="definition")
+        yield self._outcome
+        yield self._options
+        yield self._definition
+
+    def on_mount(self) -> None:
+        self._paint()
 
     def show(self, entry: Entry | None, ontology: Ontology | None) -> None:
         """Redraw for `entry`, keeping the highlighted label where it still exists."""
-        self._ontology = ontology
-        options = self.query_one("#labels", OptionList)
+        self._entry, self._ontology = entry, ontology
+        if live(self):  # else on_mount draws it, or the pane is closing
+            self._paint()
+
+    def _paint(self) -> None:
+        entry, options = self._entry, self._options
         previous = None
         if options.highlighted is not None and options.option_count:
             previous = options.get_option_at_index(options.highlighted).id
         options.clear_options()
-        self._shown: dict[str, Shown] = {}
+        self._shown = {}
         if entry is None:
-            self.query_one("#outcome", Static).update("")
-            self.query_one("#definition", Static).update("")
+            self._outcome.update("")
+            self._definition.update("")
             return
-        self.query_one("#outcome", Static).update(outcome_text(entry))
+        self._outcome.update(outcome_text(entry))
         labels = shown_labels(entry)
         listed = entry.prediction is not None and entry.prediction.outcome == "labeled"
         if listed or entry.review is not None:
@@ -134,7 +152,7 @@ class LabelsPane(Vertical):
                 for shown in mine:
                     option_id = f"{dimension}:{shown.term}"
                     self._shown[option_id] = shown
-                    options.add_option(Option(_prompt(shown, ontology), id=option_id))
+                    options.add_option(Option(_prompt(shown, self._ontology), id=option_id))
         if previous in self._shown:
             options.highlighted = options.get_option_index(previous)
         elif self._shown:
@@ -144,7 +162,7 @@ class LabelsPane(Vertical):
     @property
     def highlighted(self) -> Shown | None:
         """The label under the cursor."""
-        options = self.query_one("#labels", OptionList)
+        options = self._options
         if options.highlighted is None or not options.option_count:
             return None
         return self._shown.get(options.get_option_at_index(options.highlighted).id or "")
@@ -155,9 +173,9 @@ class LabelsPane(Vertical):
 
     def _describe(self) -> None:
         shown = self.highlighted
-        ontology = getattr(self, "_ontology", None)
+        ontology = self._ontology
         if shown is None:
-            self.query_one("#definition", Static).update("")
+            self._definition.update("")
             return
         parts = [Text(shown.term, style="bold")]
         crumb = breadcrumb(ontology, shown.term)
@@ -174,4 +192,4 @@ class LabelsPane(Vertical):
             parts.append(Text(f"{shown.term}: {STATUS_NOTES[status]}", style="bold red"))
         if shown.label is not None and shown.label.confidence is not None:
             parts.append(Text(f"confidence {shown.label.confidence:.1%}"))
-        self.query_one("#definition", Static).update(Group(*parts))
+        self._definition.update(Group(*parts))

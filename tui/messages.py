@@ -1,14 +1,13 @@
-"""Messages from the background threads (scanner, labeler) to the app: the only way they talk
-to the UI. Each is posted with `post_message`, which is thread-safe."""
+"""Messages to the app: from the background threads (scanner, labeler), the only way they talk
+to the UI, and from widgets whose background work failed. Each is posted with `post_message`,
+which is thread-safe."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from textual.app import App
 from textual.message import Message
+from textual.worker import Worker
 
 from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.pages.worksheets import WorksheetRef
@@ -78,13 +77,8 @@ class LabelingState(Message):
     state: str
 
 
-def while_shown(handler: Callable) -> Callable:
-    """For messages from the threads: they can arrive while the app closes, when its widgets
-    are already gone; then there is nothing to update."""
+@dataclass
+class WorkFailed(Message):
+    """A widget's background work failed; the app logs it and says so, and keeps running."""
 
-    @functools.wraps(handler)
-    def guarded(self: App, message: Message) -> None:
-        if self.query("#main"):
-            handler(self, message)
-
-    return guarded
+    worker: Worker

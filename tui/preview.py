@@ -3,19 +3,24 @@ half-blocks elsewhere; zoomable to a band of the page, since half-blocks blur sm
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image as PILImage
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Container
+from textual.message import Message
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widgets import Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from mlx_edugraph.pages.worksheets import WorksheetRef, load
 
 from .halfblocks import HalfBlockImage, halfblock_strips
+from .lifetime import live
+from .messages import WorkFailed
 
 IMAGE_MODES = ("auto", "kitty", "sixel", "halfcell", "none")
 
@@ -70,42 +75,80 @@ def zoomed(image: PILImage.Image, zoom: int) -> PILImage.Image:
 
 
 class Preview(Container):
-    """The selected page, large; a caption names it and the zoom band."""
+    """The selected page, large; a caption names it and the zoom band.
+
+    Pages are read and half-blocks made off the UI thread; the threads post the results to
+    the preview, whose message loop runs only while its parts are there (after compose, and
+    until the app removes them), so a result that comes early waits and one that comes late
+    is dropped.
+    """
 
     zoom: reactive[int] = reactive(0)
+
+    @dataclass
+    class PageRead(Message, bubble=False):
+        """A page was read (image None: it cannot be shown)."""
+
+        ref: WorksheetRef
+        image: PILImage.Image | None
+        caption: str
+
+    @dataclass
+    class StripsMade(Message, bubble=False):
+        """Half-block rows were made for draw number `draw`."""
+
+        draw: int
+        strips: list[Strip]
+        caption: str
 
     def __init__(self, mode: str = "auto", **kwargs) -> None:
         super().__init__(**kwargs)
         self._image_class = image_widget_class(mode)
         self._page: PILImage.Image | None = None
+        self._wanted: WorksheetRef | None = None
+        self._draws = 0
         self.caption = ""
         self.drawn = ""
         """The caption of the page last drawn (benchmarks wait for it)."""
+        self._caption_widget = Static("", id="preview-caption")
+        self._image_widget = (
+            Static("(images off: press o to open the page)", id="preview-image")
+            if self._image_class is None
+            else self._image_class(id="preview-image")
+        )
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="preview-caption")
-        if self._image_class is not None:
-            yield self._image_class(id="preview-image")
+        yield self._caption_widget
+        yield self._image_widget
+
+    def show_page(self, ref: WorksheetRef | None, max_pixels: int) -> None:
+        """Show `ref`'s page as the model sees it, once read off the UI thread (None: nothing)."""
+        self._wanted = ref
+        if ref is None:
+            self._show(None, "")
         else:
-            yield Static("(images off: press o to open the page)", id="preview-image")
+            self._read(ref, max_pixels)
 
-    def show(self, image: PILImage.Image | None, caption: str) -> None:
-        """Show a page (None: nothing to show) from the start of the page."""
-        self._page = image
-        self.caption = caption
-        self.zoom = 0
-        self._draw()
-
-    @work(thread=True, exclusive=True, group="preview")
-    def show_page(self, ref: WorksheetRef, max_pixels: int) -> None:
-        """Read the page as the model sees it (off the UI thread), then show it."""
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False, name="read the page")
+    def _read(self, ref: WorksheetRef, max_pixels: int) -> None:
         caption = page_caption(ref)
         try:
             image = load(ref, max_pixels=max_pixels).image
         except Exception:  # an unreadable page: its error record says why, in the labels pane
             image, caption = None, f"{caption}\ncannot show this page"
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.show, image, caption)
+            self.post_message(self.PageRead(ref, image, caption))
+
+    def on_preview_page_read(self, message: PageRead) -> None:
+        if message.ref == self._wanted:  # not one read for an earlier selection
+            self._show(message.image, message.caption)
+
+    def _show(self, image: PILImage.Image | None, caption: str) -> None:
+        """Show a page from the start of the page."""
+        self._page = image
+        self.caption = caption
+        self.zoom = 0
+        self._draw()
 
     def watch_zoom(self) -> None:
         self._draw()
@@ -113,31 +156,41 @@ class Preview(Container):
     def on_resize(self) -> None:
         self._draw()
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.post_message(WorkFailed(event.worker))
+
     def _draw(self) -> None:
-        if not self.is_mounted:
+        # Also called from the app's loop (a zoom key, a new selection): the preview may not
+        # be composed yet (its first resize draws) or already closing (nothing to draw).
+        if not live(self):
             return
+        self._draws += 1
         caption = self.caption
         if self._page is not None and self.zoom:
             caption += f"  [zoom: {ZOOMS[self.zoom % len(ZOOMS)][0]}, z for more]"
-        self.query_one("#preview-caption", Static).update(caption)
-        widget = self.query_one("#preview-image")
+        self._caption_widget.update(caption)
         page = None if self._page is None else zoomed(self._page, self.zoom)
-        if isinstance(widget, HalfBlockImage):
-            self._draw_halfblocks(page, widget.size.width, widget.size.height, self.caption)
+        if isinstance(self._image_widget, HalfBlockImage):
+            size = self._image_widget.size
+            self._draw_halfblocks(self._draws, page, size.width, size.height, self.caption)
         elif self._image_class is not None:
-            widget.image = page
+            self._image_widget.image = page
             self.drawn = self.caption
         else:
             self.drawn = self.caption
 
-    @work(thread=True, exclusive=True, group="halfblocks")
+    @work(
+        thread=True, exclusive=True, group="halfblocks", exit_on_error=False, name="draw the page"
+    )
     def _draw_halfblocks(
-        self, page: PILImage.Image | None, width: int, height: int, caption: str
+        self, draw: int, page: PILImage.Image | None, width: int, height: int, caption: str
     ) -> None:
         strips = [] if page is None else halfblock_strips(page, width, height)
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._set_strips, strips, caption)
+            self.post_message(self.StripsMade(draw, strips, caption))
 
-    def _set_strips(self, strips, caption: str) -> None:
-        self.query_one(HalfBlockImage).set_strips(strips)
-        self.drawn = caption
+    def on_preview_strips_made(self, message: StripsMade) -> None:
+        if message.draw == self._draws and isinstance(self._image_widget, HalfBlockImage):
+            self._image_widget.set_strips(message.strips)
+            self.drawn = message.caption

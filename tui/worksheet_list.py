@@ -107,27 +107,27 @@ class Worklist(Vertical):
         super().__init__(**kwargs)
         self.by_confidence = False
         """Least confident first instead of by path."""
+        self.filter_box = Input(placeholder="filter: state, name or term", id="filter")
+        self.table = WorksheetList(id="worksheets")
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: state, name or term", id="filter")
-        yield WorksheetList(id="worksheets")
+        yield self.filter_box
+        yield self.table
 
     def on_mount(self) -> None:
-        self.query_one(Input).display = False
+        self.filter_box.display = False
 
     def visible(self, entries: list[Entry]) -> list[Entry]:
         """The entries the filter lets through, in the chosen order."""
-        needle = self.query_one(Input).value.strip().lower()
+        needle = self.filter_box.value.strip().lower()
         shown = [entry for entry in entries if not needle or matches(entry, needle)]
         return least_confident_first(shown) if self.by_confidence else shown
 
     def open_filter(self) -> None:
-        box = self.query_one(Input)
-        box.display = True
-        box.focus()
+        self.filter_box.display = True
+        self.filter_box.focus()
 
     @on(Input.Submitted)
     def _filter_done(self) -> None:
-        box = self.query_one(Input)
-        box.display = bool(box.value)
-        self.query_one(WorksheetList).focus()
+        self.filter_box.display = bool(self.filter_box.value)
+        self.table.focus()
