@@ -397,3 +397,37 @@ def test_up_on_the_empty_list_does_nothing(tmp_path) -> None:
 
     asyncio.run(run())
 
+
+def test_without_an_ontology_one_notice_says_why_and_no_label_is_tagged(
+    taught_mlx_model: Path, tmp_path: Path
+) -> None:
+    from mlx_edugraph.tui.app import ReviewApp
+    from mlx_edugraph.tui.labeler import Settings
+
+    pages = tmp_path / "ws"
+    write_samples(pages, 2, size=DEMO_PAGE_SIZE, kinds=("addition", "clock"), seed=5)
+    # No --ontology, none cached, and the download refused (tests/conftest.py): offline.
+    settings = Settings(model=str(taught_mlx_model), db=tmp_path / "labels.sqlite")
+
+    async def run() -> None:
+        app = ReviewApp([pages], settings, image_mode="none")
+        posted: list[str] = []  # every notice, expired ones too
+        notify = app.notify
+        app.notify = lambda message, **options: (
+            posted.append(str(message)),
+            notify(message, **options),
+        )
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: all_labeled(app))
+            for entry in app.entries:
+                assert {label.status for label in entry.prediction.labels} == {"unverified"}
+                select(app, entry.ref.path.name)
+                await pilot.pause()
+                text = labels_text(app)
+                assert entry.prediction.labels[0].term in text
+                assert "unverified" not in text
+            said = [message for message in posted if "unverified" in message]
+            assert len(said) == 1, said
+            assert "--ontology FILE" in said[0] and "network access" in said[0]
+
+    asyncio.run(run())

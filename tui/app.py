@@ -192,7 +192,7 @@ class ReviewApp(App):
     def on_ontology_ready(self, message: OntologyReady) -> None:
         self.ontology = message.ontology
         if message.warning:
-            self.notify(message.warning, title="Ontology", severity="warning", timeout=10)
+            self.notify(message.warning, title="Ontology", severity="warning", timeout=20)
         self._redraw_selected()
 
     @while_shown

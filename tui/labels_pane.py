@@ -21,8 +21,9 @@ from .lifetime import live
 STATUS_NOTES = {
     "unknown": "not in the ontology",
     "wrong_dimension": "in the ontology under another dimension",
-    "unverified": "unverified: no ontology at hand",
 }
+"""What a label's status says beside it. "unverified" (no ontology at hand) is said once for
+the whole session, by the app's notice, not on every label."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _prompt(shown: Shown, ontology: Ontology | None) -> Text:
         if label.confidence is not None:
             style = "green" if label.confidence >= 0.5 else "bold magenta"
             line.append(f"  {label.confidence:.0%}", style=style)
-        if label.status != "known":
+        if label.status in STATUS_NOTES:
             line.append(f"  [{label.status.replace('_', ' ')}]", style="bold red")
         if label.implied:
             line.append("  (implied)", style="dim")
@@ -187,7 +188,10 @@ class LabelsPane(Vertical):
                 parts.append(Text(term.definition))
             if term.comment:
                 parts.append(Text(term.comment, style="italic"))
-        status = shown.label.status if shown.label else ("known" if term else "unverified")
+        if shown.label is not None:
+            status = shown.label.status
+        else:  # a term the reviewer added
+            status = "known" if term else ("unknown" if ontology else "unverified")
         if status in STATUS_NOTES:
             parts.append(Text(f"{shown.term}: {STATUS_NOTES[status]}", style="bold red"))
         if shown.label is not None and shown.label.confidence is not None:
