@@ -91,9 +91,7 @@ def main(args: argparse.Namespace) -> int:
             "they are not real EduGraph predictions.",
             file=sys.stderr,
         )
-        model, demo_paths = prepare_demo(
-            log=lambda line: print(f"demo model: {line}", file=sys.stderr)
-        )
+        model, demo_paths = prepare_demo(log=lambda line: print(f"demo: {line}", file=sys.stderr))
         paths = paths or demo_paths
     elif args.server:
         model = None  # the servers run the model

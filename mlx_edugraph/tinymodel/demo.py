@@ -115,7 +115,7 @@ def _build(work: Path, say: Callable[[str], None]) -> None:
     ]
     if wrong:
         raise RuntimeError("the demo model lost taught answers: " + "; ".join(wrong))
-    say("demo model checked: every taught answer is exact")
+    say("checked: every taught answer is exact")
     # The random checkpoint was only a starting point.
     for item in sorted((work / "random").iterdir()):
         item.unlink()
