@@ -61,11 +61,11 @@ def test_demo_pages_get_their_taught_labels(command: str, demo_home: Path) -> No
     result = cli(command, "--demo", home=demo_home)
     assert result.returncode == 0, result.stderr
     assert "building" not in result.stderr  # the session's demo model was used
-    shown = {}
+    shown: dict[str, list[str]] = {}  # kind -> the answer line of each page of that kind
     for line in result.stderr.splitlines():
-        name, _, answer = line.strip().partition(".png: ")
+        name, _, answer = line.strip().partition(".png: ")  # "003-counting", "Area ... | ..."
         if answer:
-            shown[name.split("-", 1)[1]] = shown.get(name.split("-", 1)[1], []) + [answer]
+            shown.setdefault(name.split("-", 1)[1], []).append(answer)
     assert sum(map(len, shown.values())) == 8
     assert set(shown) == set(TAUGHT_ANSWERS)
     for kind, answers in shown.items():
