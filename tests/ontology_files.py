@@ -85,10 +85,8 @@ def shared_file(relative: str) -> Path | None:
 
 def needs_shared(*relative: str) -> pytest.MarkDecorator:
     """Skip a test that checks facts of these real files when they are not beside the checkout."""
-    missing = [name for name in relative if shared_file(name) is None]
-    return pytest.mark.skipif(
-        bool(missing), reason=f"needs {SHARED / missing[0] if missing else ''} (not present)"
-    )
+    missing = next((SHARED / name for name in relative if shared_file(name) is None), None)
+    return pytest.mark.skipif(missing is not None, reason=f"needs {missing} (not present)")
 
 
 def small_ontology_turtle() -> str:

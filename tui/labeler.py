@@ -127,7 +127,7 @@ class Labeler:
             return
         model = self.settings.model
         if self.settings.prepare is not None:
-            self.post(ModelStatus("building the tiny demo model (once, about two minutes)"))
+            self.post(ModelStatus("preparing the tiny demo model"))  # it says if it builds
             try:
                 model = self.settings.prepare(lambda line: self.post(ModelStatus(line)))
             except Exception as exc:  # the app stays usable for browsing

@@ -115,13 +115,10 @@ def _download_failure(address: str, exc: Exception) -> str:
 
 
 def _unreachable(reason: str) -> OntologyResolution:
-    return OntologyResolution(None, "none", unverified_warning(reason))
-
-
-def unverified_warning(reason: str) -> str:
-    """The one message that says labels go unchecked: why, and how to fix it."""
-    return (
+    """No ontology: the one message that says labels go unchecked, why, and how to fix it."""
+    warning = (
         f"labels are unverified: no EduGraph ontology to check them against ({reason}). "
         "To fix: pass --ontology FILE, or run once with network access "
         "(the release is then cached for offline use)."
     )
+    return OntologyResolution(None, "none", warning)
