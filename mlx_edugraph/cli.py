@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "tui": "Review worksheets beside their labels in the terminal, labeling in the background.",
     "export": "Export the store's labels (reviewed where a person settled them).",
     "eval": "Measure label quality against reviewed labels, or compare two model builds.",
+    "tune": "Learn from reviewed pages (LoRA), prove it on held-out pages, version the result.",
+    "versions": "List a model's tuned versions and switch between them.",
 }
 """Subcommand name -> one-line help; the module `mlx_edugraph.commands.<name>` implements it."""
 

@@ -24,6 +24,7 @@ STAGES = (
     "convert",
     "tinymodel",
     "evaluation",
+    "tuning",
     "benchmarks",
     "tui",
     "commands",

@@ -202,7 +202,9 @@ class ReviewApp(App):
     @while_shown
     def on_model_ready(self, message: ModelReady) -> None:
         self.fingerprint = message.provenance.model_fingerprint
-        self.labeling.set_model(f"model ready (loaded in {message.load_s:.1f} s)")
+        version = message.provenance.model_version
+        which = f" {version}" if version and version != "base" else ""
+        self.labeling.set_model(f"model{which} ready (loaded in {message.load_s:.1f} s)")
         self._after_scan_or_load()
 
     @while_shown

@@ -141,9 +141,13 @@ class Labeler:
         self.post(ModelStatus(f"loading {source} ..."))
         try:
             from mlx_edugraph.labeling.engine_choice import make_engine
+            from mlx_edugraph.model.versions import choose
 
+            choice = choose(model) if model is not None else None
             engine = make_engine(
                 model,
+                adapter=choice.adapter if choice else None,
+                version=choice.version if choice else "",
                 servers=servers,
                 ontology=ontology,
                 max_pixels=self.settings.max_pixels,

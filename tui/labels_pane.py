@@ -13,7 +13,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from mlx_edugraph.labels.ontology import Ontology
-from mlx_edugraph.prediction import DIMENSIONS, Label
+from mlx_edugraph.prediction import DIMENSIONS, Label, Prediction
 from mlx_edugraph.store.page_states import Entry
 
 from .lifetime import live
@@ -101,7 +101,21 @@ def outcome_text(entry: Entry) -> Text:
         if text:
             text.append("\n")
         text.append(f"Review: {review.status}", style="bold green" if review.is_truth else "bold")
+    if text:
+        text.append("\n")
+    text.append(f"Labeled by {labeled_by(prediction)}", style="dim")
     return text
+
+
+def labeled_by(prediction: Prediction) -> str:
+    """Which model made a prediction: a tuned version, the base model, or a server."""
+    provenance = prediction.provenance
+    if provenance.server:
+        return f"{provenance.server} ({provenance.model or 'server'})"
+    version = provenance.model_version
+    if version and version != "base":
+        return f"tuned version {version} · {provenance.model_fingerprint}"
+    return f"the base model · {provenance.model_fingerprint}"
 
 
 class LabelsPane(Vertical):

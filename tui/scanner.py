@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlx_edugraph.model.fingerprint import model_fingerprint
+from mlx_edugraph.model.versions import choose
 from mlx_edugraph.pages.worksheets import discover
 from mlx_edugraph.store.page_states import build_entries
 from mlx_edugraph.store.sqlite_store import Store
@@ -31,6 +32,7 @@ def scan(
 
 
 def _local_fingerprint(model: str | None) -> str | None:
+    """The fingerprint of the version of a local model folder that labeling will use."""
     if model and (Path(model) / "config.json").is_file():
-        return model_fingerprint(Path(model))
+        return model_fingerprint(Path(model), choose(model).adapter)
     return None

@@ -45,6 +45,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--redo", action="store_true", help="relabel worksheets already labeled by this model"
     )
+    parser.add_argument(
+        "--redo-older",
+        action="store_true",
+        help="also relabel the stored pages an earlier version of this model labeled "
+        "(after `tune` or `versions --use`); no paths needed",
+    )
     add_input_arguments(parser)
     parser.add_argument(
         "--max-tokens", type=int, default=None, help="token bound per answer (default 256)"
@@ -77,12 +83,14 @@ def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.labels.ontology import OntologyError
     from mlx_edugraph.labels.ontology_source import resolve_ontology
     from mlx_edugraph.model.location import ModelNotFound, resolve_model
+    from mlx_edugraph.model.versions import ModelChoice, choose
     from mlx_edugraph.pages.worksheets import discover
     from mlx_edugraph.paths import data_dir
     from mlx_edugraph.store.export_predictions import ExportError, export
     from mlx_edugraph.store.sqlite_store import Store, StoreError
 
     paths = list(args.paths)
+    choice: ModelChoice | None = None
     if args.demo:
         from mlx_edugraph.tinymodel.demo import prepare_demo
 
@@ -92,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         model, demo_paths = prepare_demo(log=lambda line: print(f"demo: {line}", file=sys.stderr))
-        paths = paths or demo_paths
+        paths = paths or ([] if args.redo_older else demo_paths)
     elif args.server:
         model = None  # the servers run the model
     else:
@@ -101,7 +109,9 @@ def main(args: argparse.Namespace) -> int:
         except ModelNotFound as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    if not paths:
+    if model is not None:
+        choice = choose(model)
+    if not paths and not args.redo_older:
         print("error: give worksheet files or folders (or --demo)", file=sys.stderr)
         return 2
     missing = [p for p in paths if not p.exists()]
@@ -118,20 +128,30 @@ def main(args: argparse.Namespace) -> int:
         print(f"warning: {resolution.warning}", file=sys.stderr)
 
     refs = list(discover(paths, pages=parse_pages(args.pages)))
-    if not refs:
-        print("error: no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found", file=sys.stderr)
-        return 2
     try:
         store = Store(args.db or data_dir() / "labels.sqlite")
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.redo_older:
+        if choice is None:
+            print("error: --redo-older needs a local model, not --server", file=sys.stderr)
+            return 2
+        refs += _older_refs(store, choice, {(ref.path, ref.page) for ref in refs})
+    if not refs:
+        if args.redo_older:
+            print(f"no pages labeled by other versions of {choice.path}: nothing to do")
+            return 0
+        print("error: no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found", file=sys.stderr)
+        return 2
 
-    source = f"{len(args.server)} server(s)" if args.server else f"model {model}"
+    source = f"{len(args.server)} server(s)" if args.server else f"model {choice.label}"
     print(f"loading {source} ...", file=sys.stderr)
     try:
         engine = make_engine(
             model,
+            adapter=choice.adapter if choice else None,
+            version=choice.version if choice else "",
             servers=args.server,
             ontology=resolution.ontology,
             max_pixels=args.max_pixels,
@@ -200,6 +220,25 @@ def main(args: argparse.Namespace) -> int:
         )
         return EXIT_MODEL_FAILED
     return 1 if missing else 0
+
+
+def _older_refs(store, choice, given: set) -> list:
+    """The stored pages an earlier version of `choice`'s model labeled (not yet this one)."""
+    from mlx_edugraph.labeling.older import older_pages
+    from mlx_edugraph.model.fingerprint import model_fingerprint
+    from mlx_edugraph.model.versions import family
+
+    current = model_fingerprint(Path(choice.path), choice.adapter)
+    older = older_pages(store, family(choice.path), current)
+    for missing in older.missing:
+        print(f"warning: cannot relabel {missing}: the file is gone or changed", file=sys.stderr)
+    refs = [ref for ref in older.refs if (ref.path, ref.page) not in given]
+    print(
+        f"--redo-older: {len(refs)} page(s) labeled by an earlier version of the model "
+        f"(this one is {choice.version})",
+        file=sys.stderr,
+    )
+    return refs
 
 
 def _answer_line(prediction) -> str:

@@ -31,12 +31,15 @@ def make_engine(
     prompt: PromptOverride | None = None,
     remote: RemoteOptions | None = None,
     note: Callable[[str], None] | None = None,
+    adapter: Path | None = None,
+    version: str = "",
 ) -> Engine | RemoteEngine:
     """A `RemoteEngine` over `servers` when any are given, else the local `Engine` of `model`.
 
     `prompt` is the local model's prompt override, or for servers the source of the system
     prompt they are sent (when the policy in `remote` sends one). `note` hears about servers
-    taken out (default: stderr; the TUI shows them in its status line).
+    taken out (default: stderr; the TUI shows them in its status line). `adapter` and
+    `version` name the tuned version of the local model (see `model.versions`).
     """
     tokens = max_tokens or DEFAULT_MAX_TOKENS
     if servers:
@@ -58,6 +61,8 @@ def make_engine(
 
     return Engine(
         model,
+        adapter=adapter,
+        version=version,
         ontology=ontology,
         max_pixels=max_pixels,
         max_tokens=tokens,

@@ -16,11 +16,15 @@ _IDENTITY_FILES = (
 )
 
 
-def model_fingerprint(folder: Path) -> str:
+def model_fingerprint(folder: Path, adapter: Path | None = None) -> str:
     """SHA-256 (16 hex digits) over the config, template, tokenizer and each weight file's
-    name, size and first and last MiB: any re-conversion or re-quantization changes it."""
+    name, size and first and last MiB: any re-conversion or re-quantization changes it.
+    With a LoRA `adapter` folder its weights are hashed in whole (they are small)."""
     folder = Path(folder)
     digest = hashlib.sha256()
+    if adapter is not None:
+        for path in sorted(Path(adapter).glob("adapter*")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for name in _IDENTITY_FILES:
         path = folder / name
         if path.is_file():

@@ -41,6 +41,8 @@ class Engine:
         model: str | Path,
         *,
         ontology: Ontology | None,
+        adapter: Path | None = None,
+        version: str = "",
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         reuse_prefix: bool = True,
@@ -50,7 +52,7 @@ class Engine:
         prompt: PromptOverride | None = None,
     ):
         started = time.perf_counter()
-        self.vlm = vlm.load(str(model))
+        self.vlm = vlm.load(str(model), adapter)
         self.load_s = time.perf_counter() - started
         self.ontology = ontology
         self.max_pixels = max_pixels
@@ -67,7 +69,7 @@ class Engine:
             Grammar(self.vlm.tokenizer, vlm.vocab_size(self.vlm), ontology) if constrain else None
         )
         self._stop_ids = self.vlm.stop_token_ids
-        fingerprint = model_fingerprint(Path(self.vlm.path))
+        fingerprint = model_fingerprint(Path(self.vlm.path), adapter)
         if prompt is None:
             self.prompt = vlm.render_prompt(self.vlm)
             template_hash = hashlib.sha256(vlm.chat_template(self.vlm).encode()).hexdigest()
@@ -83,6 +85,7 @@ class Engine:
         self.provenance = Provenance(
             model=str(model),
             model_fingerprint=fingerprint,
+            model_version=version,
             ontology_version=ontology.version if ontology else "unverified",
             prompt_version=prompt_version,
         )

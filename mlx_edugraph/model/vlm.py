@@ -1,11 +1,15 @@
-"""The seam to mlx-vlm for inference: loading, prompt rendering, input preparation, decoding.
+"""The seam to mlx-vlm for inference and adapter training: loading, prompt rendering, input
+preparation, decoding, LoRA training.
 
-mlx-vlm changes fast; every inference call into it lives here (conversion lives in
+mlx-vlm changes fast; every inference and training call into it lives here (conversion lives in
 `mlx_edugraph.convert`), so an upgrade touches one module. Imported lazily: MLX is heavy.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -75,15 +79,19 @@ class Encoded:
         return int(self.input_ids.shape[-1])
 
 
-def load(path_or_repo: str) -> VLM:
-    """Load an MLX model folder or Hugging Face repo id. Remote code is never run: a model
-    that asks for it is refused (`RemoteCodeRefused`)."""
+def load(path_or_repo: str, adapter: Path | None = None) -> VLM:
+    """Load an MLX model folder or Hugging Face repo id, with a LoRA `adapter` folder (from
+    `train_adapter`) on top if given. Remote code is never run: a model that asks for it is
+    refused (`RemoteCodeRefused`)."""
     from mlx_vlm.utils import get_model_path
 
     from mlx_edugraph.model.remote_code import refuse_remote_code
 
     refuse_remote_code(get_model_path(path_or_repo), str(path_or_repo))
-    model, processor = _load(path_or_repo, trust_remote_code=False)
+    model, processor = _load(
+        path_or_repo, adapter_path=str(adapter) if adapter else None, trust_remote_code=False
+    )
+    model.eval()
     return VLM(model, processor, str(path_or_repo))
 
 
@@ -406,3 +414,161 @@ def decode(vlm: VLM, tokens: list[int]) -> str:
 def is_available(path: Path) -> bool:
     """True when a folder looks like an MLX model (config + weights)."""
     return (path / "config.json").is_file() and any(path.glob("*.safetensors"))
+
+
+ADAPTER_WEIGHTS = "adapters.safetensors"
+ADAPTER_CONFIG = "adapter_config.json"
+OPTIMIZER_STATE = "optimizer.safetensors"
+
+
+class StopTraining(Exception):
+    """Raised by an `on_report` callback to end training after the step just reported."""
+
+
+@dataclass
+class AdapterSettings:
+    """How a LoRA adapter is trained (mlx-vlm's trainer and LoRA layers do the work)."""
+
+    rank: int = 8
+    alpha: float = 16.0
+    learning_rate: float = 1e-4
+    batch_size: int = 1
+    seed: int = 0
+    max_seq_length: int = 8192
+
+
+class AdapterTraining:
+    """A LoRA adapter being trained on (image, answer) examples with mlx-vlm's trainer.
+
+    The examples go in as chat rows whose user turn is the image alone and whose assistant
+    turn is the answer text: rendered by the checkpoint's template with no system message,
+    they are the exact prompt of inference followed by the answer. The loss covers the answer
+    only. `checkpoint` (a folder written by `save`) continues an interrupted run: its adapter
+    weights and optimizer state (step count and moments, so the schedule goes on too).
+    The learning rate warms up over the first tenth of `total_steps` and decays (cosine) to a
+    tenth of its peak at the end: small data, so the last steps settle instead of jumping.
+    """
+
+    def __init__(
+        self,
+        vlm: VLM,
+        examples: list[tuple[Image.Image, str]],
+        settings: AdapterSettings,
+        *,
+        total_steps: int,
+        checkpoint: Path | None = None,
+    ):
+        import mlx.optimizers as optim
+        from mlx.utils import tree_unflatten
+        from mlx_vlm.trainer.api import Trainer
+        from mlx_vlm.trainer.common.model import prepare_model_for_training
+        from mlx_vlm.trainer.vlm.config import VLMTrainingArgs
+
+        self.vlm = vlm
+        self.settings = settings
+        adapter = checkpoint / ADAPTER_WEIGHTS if checkpoint else None
+        with _quiet():
+            prepare_model_for_training(
+                vlm.model,
+                train_type="lora",
+                lora_rank=settings.rank,
+                lora_alpha=settings.alpha,
+                checkpoint_path=adapter,
+                verbose=False,
+            )
+        self.optimizer = optim.AdamW(
+            learning_rate=_schedule(settings.learning_rate, total_steps), weight_decay=0.0
+        )
+        if checkpoint is not None and (checkpoint / OPTIMIZER_STATE).is_file():
+            state = mx.load(str(checkpoint / OPTIMIZER_STATE))
+            self.optimizer.state = tree_unflatten(list(state.items()))
+        rows = [
+            {
+                "images": [image],
+                "messages": [*USER_TURN, {"role": "assistant", "content": answer}],
+            }
+            for image, answer in examples
+        ]
+        self._args = VLMTrainingArgs(
+            batch_size=settings.batch_size,
+            iters=1,
+            train_on_completions=True,
+            steps_per_report=1,
+            # Our own checkpoints (`save`) carry the optimizer state: theirs never run.
+            steps_per_save=1 << 30,
+            max_seq_length=settings.max_seq_length,
+        )
+        with _quiet():
+            self._trainer = Trainer(
+                vlm.model,
+                self._args,
+                train_dataset=rows,
+                processing_class=vlm.processor,
+                optimizer=self.optimizer,
+                seed=settings.seed,
+            )
+
+    @property
+    def steps_done(self) -> int:
+        """Optimizer updates so far, a resumed run's included."""
+        step = self.optimizer.state.get("step") if self.optimizer.state else None
+        return int(step.item()) if step is not None else 0
+
+    def run(self, steps: int, on_report: Any, *, adapter_file: Path) -> None:
+        """Train `steps` more steps; `on_report(metrics)` hears each one (loss, remaining
+        time, peak memory) and may raise `StopTraining`. mlx-vlm's own progress output is
+        kept off the terminal."""
+        from dataclasses import replace
+
+        from mlx_vlm.trainer.common.callbacks import TrainingCallback
+
+        streams = sys.stdout, sys.stderr
+
+        class Reporter(TrainingCallback):
+            def on_train_loss_report(self, info: dict) -> None:
+                with _streams(*streams):
+                    on_report(info)
+
+        self._trainer.args = replace(self._args, iters=steps, adapter_file=str(adapter_file))
+        self._trainer.training_callback = Reporter()
+        # A resumed run gets its own data order: the trainer's seed picks it.
+        self._trainer.seed = self.settings.seed + self.steps_done
+        try:
+            with _quiet():
+                self._trainer.train()
+        finally:
+            self.vlm.model.eval()
+
+    def save(self, folder: Path) -> None:
+        """Adapter weights, their config and the optimizer state, into `folder`."""
+        from mlx.utils import tree_flatten
+
+        folder.mkdir(parents=True, exist_ok=True)
+        with _quiet():
+            self._trainer.save_adapter(str(folder / ADAPTER_WEIGHTS))
+        mx.save_safetensors(str(folder / OPTIMIZER_STATE), dict(tree_flatten(self.optimizer.state)))
+
+
+def _schedule(peak: float, total_steps: int) -> Any:
+    import mlx.optimizers as optim
+
+    warmup = max(1, total_steps // 10)
+    return optim.join_schedules(
+        [
+            optim.linear_schedule(peak / 10, peak, warmup),
+            optim.cosine_decay(peak, max(1, total_steps - warmup), peak / 10),
+        ],
+        [warmup],
+    )
+
+
+def _quiet() -> contextlib.ExitStack:
+    """mlx-vlm's trainer prints a tqdm bar and a line per report; the caller draws its own."""
+    return _streams(io.StringIO(), io.StringIO())
+
+
+def _streams(out: Any, err: Any) -> contextlib.ExitStack:
+    stack = contextlib.ExitStack()
+    stack.enter_context(contextlib.redirect_stdout(out))
+    stack.enter_context(contextlib.redirect_stderr(err))
+    return stack

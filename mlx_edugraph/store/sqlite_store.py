@@ -13,7 +13,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -296,6 +296,18 @@ class Store:
             (sha256, page),
         )
         return [_path(row[0]) for row in rows]
+
+    def labeled_by(self, fingerprints: Iterable[str]) -> list[tuple[str, int]]:
+        """Pages (content key, page number) that any of these models labeled, in path order."""
+        wanted = sorted(set(fingerprints))
+        marks = ", ".join("?" * len(wanted))
+        rows = self._db.execute(
+            f"SELECT key, page, MIN(path) AS first FROM predictions "
+            f"WHERE model_fingerprint IN ({marks}) AND outcome != 'error' "
+            "GROUP BY key, page ORDER BY first, page",
+            wanted,
+        )
+        return [(_path(key), page) for key, page, _ in rows]
 
     def predictions(self, model_fingerprint: str | None = None) -> Iterator[Prediction]:
         """All stored predictions (of one model, if given), in path order."""

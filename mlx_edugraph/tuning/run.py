@@ -1,0 +1,336 @@
+"""One `tune` run: reviewed pages -> LoRA adapter -> held-out proof -> a new model version.
+
+Training state lives in `<versions>/.training/` until the run ends: `plan.json` (the split,
+the settings, the step count) and the newest checkpoint (adapter and optimizer state), swapped
+in whole every few steps. Stopping keeps the newest checkpoint for `--resume`; a run killed at
+any point leaves no version behind and the current model as it was. Only a finished, scored
+adapter becomes a version (`versions.install`), and only a better one becomes current.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mlx_edugraph.labels.ontology import Ontology
+from mlx_edugraph.model import versions, vlm
+from mlx_edugraph.model.fingerprint import model_fingerprint
+from mlx_edugraph.model.mlx_engine import Engine
+from mlx_edugraph.model.versions import ModelChoice, Version
+from mlx_edugraph.pages.worksheets import (
+    DEFAULT_MAX_PIXELS,
+    WorksheetError,
+    WorksheetRef,
+)
+from mlx_edugraph.pages.worksheets import load as load_page
+from mlx_edugraph.paths import write_atomic
+from mlx_edugraph.prediction import Prediction
+from mlx_edugraph.store.sqlite_store import Store
+from mlx_edugraph.tuning.examples import Collected, Example, from_store, from_truth_file
+from mlx_edugraph.tuning.proof import TOLERANCE, HeldOutScores, Verdict, judge, score
+from mlx_edugraph.tuning.report import report_text
+from mlx_edugraph.tuning.split import HELD_OUT, SEED, split
+
+WORK = ".training"
+PLAN = "plan.json"
+CHECKPOINT_EVERY = 10
+"""Steps between checkpoints: a kill loses at most this many."""
+
+
+class TuneError(Exception):
+    """Tuning cannot go on; the message says why and what to do. Nothing was changed."""
+
+
+class Interrupted(Exception):
+    """Training stopped on request; the newest checkpoint is kept for `--resume`."""
+
+    def __init__(self, step: int, total: int):
+        super().__init__(f"stopped at step {step} of {total}")
+        self.step, self.total = step, total
+
+
+@dataclass
+class TuneOptions:
+    """What to tune, on what, and how."""
+
+    base: str
+    """The base model folder (tuned versions are adapters on it)."""
+    store: Store | None = None
+    truth: Path | None = None
+    """A ground-truth file instead of the store's reviews."""
+    settings: vlm.AdapterSettings = field(default_factory=vlm.AdapterSettings)
+    epochs: int = 3
+    steps: int | None = None
+    """Training steps; by default `epochs` passes over the training pages."""
+    held_out: float = HELD_OUT
+    seed: int = SEED
+    tolerance: float = TOLERANCE
+    promote: bool | None = None
+    """None: promote when the proof says better; True/False overrides the proof."""
+    resume: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    ontology: Ontology | None = None
+
+
+@dataclass
+class TuneResult:
+    version: Version
+    before: HeldOutScores
+    after: HeldOutScores
+    verdict: Verdict
+    promoted: bool
+    measured_against: str
+    collected: Collected
+    train_pages: int
+    seconds: float
+
+
+def tune(
+    options: TuneOptions,
+    *,
+    say: Callable[[str], None] = lambda line: None,
+    on_step: Callable[[int, int, dict], None] = lambda step, total, info: None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> TuneResult:
+    """Train, prove and version an adapter; `TuneError` when the input cannot give one,
+    `Interrupted` when `should_stop` said so (the checkpoint is kept)."""
+    started = time.perf_counter()
+    base = options.base
+    work = versions.versions_dir(base) / WORK
+    collected = _collect(options)
+    for line in collected.left_out():
+        say(line)
+    plan = _plan(options, collected, work)
+    by_key = {(e.sha256, e.page): e for e in collected.examples}
+    train = [by_key[tuple(key)] for key in plan["train"] if tuple(key) in by_key]
+    held_out = [by_key[tuple(key)] for key in plan["held_out"] if tuple(key) in by_key]
+    say(
+        f"{len(train)} page(s) to train on, {len(held_out)} held out to prove the result "
+        f"({plan['held_out_fraction']:.0%} by Area, seed {plan['seed']})"
+    )
+    adapter = _train(options, plan, train, work, say, on_step, should_stop)
+
+    current = versions.choose(base)
+    say(f"scoring {len(held_out)} held-out page(s) with the model in use ({current.version}) ...")
+    before = _score(current, held_out, options)
+    say("scoring them with the tuned adapter ...")
+    after = _score(ModelChoice(base, adapter, "tuned"), held_out, options)
+    verdict = judge(before, after, options.tolerance)
+    promoted = verdict.better if options.promote is None else options.promote
+    record = {
+        "fingerprint": model_fingerprint(Path(base), adapter),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "base": {"path": str(base), "fingerprint": model_fingerprint(Path(base))},
+        "adapter": {
+            "sha256": _sha256(adapter / vlm.ADAPTER_WEIGHTS),
+            **{k: plan["settings"][k] for k in ("rank", "alpha")},
+        },
+        "settings": {**plan["settings"], "steps": plan["steps"]},
+        "source": plan["source"],
+        "training_pages": [_page(e) for e in train],
+        "held_out_pages": [_page(e) for e in held_out],
+        "left_out": {
+            "flagged": collected.flagged,
+            "gone": len(collected.gone),
+            "changed": len(collected.changed),
+            "overruled": len(collected.overruled),
+        },
+        "measured_against": {"version": current.version, "fingerprint": _fingerprint(current)},
+        "scores": {"before": before.summary(), "after": after.summary()},
+        "verdict": {"better": verdict.better, "reasons": verdict.reasons},
+        "promoted": promoted,
+        "promotion": "proof" if options.promote is None else "forced by the user",
+    }
+    version = versions.install(base, adapter, record, report_text)
+    if promoted:
+        versions.use_version(base, version.name)
+    shutil.rmtree(work, ignore_errors=True)
+    return TuneResult(
+        version,
+        before,
+        after,
+        verdict,
+        promoted,
+        current.version,
+        collected,
+        len(train),
+        time.perf_counter() - started,
+    )
+
+
+def _collect(options: TuneOptions) -> Collected:
+    if options.truth is not None:
+        collected = from_truth_file(options.truth)
+        where = f"the truth file {options.truth}"
+    elif options.store is not None:
+        collected = from_store(options.store)
+        where = f"the store {options.store.path}"
+    else:
+        raise ValueError("give a store or a truth file")
+    if not collected.examples:
+        problems = "; ".join(collected.left_out())
+        raise TuneError(
+            f"no reviewed pages to learn from in {where}"
+            + (f" ({problems})" if problems else "")
+            + ": accept or correct pages in `mlx-edugraph tui` first, or give --truth FILE"
+        )
+    return collected
+
+
+def _plan(options: TuneOptions, collected: Collected, work: Path) -> dict:
+    """The run's plan: the one kept for `--resume`, else a new split (an old one is dropped)."""
+    source = f"truth:{options.truth}" if options.truth else f"store:{options.store.path}"
+    if options.resume:
+        if not (work / PLAN).is_file():
+            raise TuneError("there is no interrupted tuning run to resume: run without --resume")
+        plan = json.loads((work / PLAN).read_text(encoding="utf-8"))
+        if plan["source"] != source:
+            raise TuneError(
+                f"the interrupted run learned from {plan['source'].partition(':')[2]}; "
+                "resume it with the same --db or --truth"
+            )
+        return plan
+    shutil.rmtree(work, ignore_errors=True)
+    parts = split(collected.examples, options.held_out, options.seed)
+    per_epoch = -(-len(parts.train) // options.settings.batch_size)
+    plan = {
+        "source": source,
+        "train": [[e.sha256, e.page] for e in parts.train],
+        "held_out": [[e.sha256, e.page] for e in parts.held_out],
+        "held_out_fraction": options.held_out,
+        "seed": options.seed,
+        "settings": asdict(options.settings),
+        "steps": options.steps or options.epochs * per_epoch,
+        "checkpoint": None,
+    }
+    _write_json(work / PLAN, plan)
+    return plan
+
+
+def _train(
+    options: TuneOptions,
+    plan: dict,
+    train: list[Example],
+    work: Path,
+    say: Callable[[str], None],
+    on_step: Callable[[int, int, dict], None],
+    should_stop: Callable[[], bool],
+) -> Path:
+    """Train to the plan's step count from its checkpoint; returns the finished adapter
+    folder (a staging folder beside the versions)."""
+    examples = []
+    for example in train:
+        try:
+            sheet = load_page(
+                WorksheetRef(example.path, example.page),
+                max_pixels=options.max_pixels,
+                sha256=example.sha256,
+            )
+        except WorksheetError as exc:
+            say(f"skipped {example.origin}: {exc}")
+            continue
+        examples.append((sheet.image, example.answer))
+    if not examples:
+        raise TuneError("none of the training pages could be read (reasons above)")
+    checkpoint = work / plan["checkpoint"] if plan["checkpoint"] else None
+    settings = vlm.AdapterSettings(**plan["settings"])
+    model = vlm.load(options.base)
+    try:
+        training = vlm.AdapterTraining(
+            model, examples, settings, total_steps=plan["steps"], checkpoint=checkpoint
+        )
+    except Exception as exc:
+        raise TuneError(_why(exc, settings)) from exc
+    total, done = plan["steps"], training.steps_done
+    if done:
+        say(f"resuming at step {done} of {total}")
+
+    def report(info: dict) -> None:
+        step = done + int(info["iteration"])
+        on_step(step, total, info)
+        if step < total and (should_stop() or step % CHECKPOINT_EVERY == 0):
+            _checkpoint(training, plan, work, step)
+            if should_stop():
+                raise vlm.StopTraining
+
+    try:
+        if total > done:
+            training.run(total - done, report, adapter_file=work / "last" / vlm.ADAPTER_WEIGHTS)
+    except vlm.StopTraining:
+        raise Interrupted(training.steps_done, total) from None
+    except (MemoryError, RuntimeError) as exc:
+        raise TuneError(_why(exc, settings)) from exc
+    staging = work / "adapter"
+    shutil.rmtree(staging, ignore_errors=True)
+    training.save(staging)
+    (staging / vlm.OPTIMIZER_STATE).unlink()  # a version needs only the adapter
+    return staging
+
+
+def _why(exc: BaseException, settings: vlm.AdapterSettings) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, MemoryError) or "memory" in str(exc).lower() or "alloc" in str(exc):
+        smaller = (
+            f"--batch-size {max(1, settings.batch_size // 2)}"
+            if settings.batch_size > 1
+            else "a smaller --max-pixels"
+        )
+        return f"training ran out of memory ({text}): try {smaller}; nothing was changed"
+    return f"training failed ({text}); nothing was changed"
+
+
+def _checkpoint(training: vlm.AdapterTraining, plan: dict, work: Path, step: int) -> None:
+    """Save a checkpoint beside the last one, then point the plan at it: always one whole."""
+    name = f"checkpoint-{step:07d}"
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=work))
+    training.save(staging)
+    os.replace(staging, work / name)
+    old = plan["checkpoint"]
+    plan["checkpoint"] = name
+    _write_json(work / PLAN, plan)
+    if old and old != name:
+        shutil.rmtree(work / old, ignore_errors=True)
+
+
+def _score(choice: ModelChoice, held_out: list[Example], options: TuneOptions) -> HeldOutScores:
+    engine = Engine(
+        choice.path,
+        adapter=choice.adapter,
+        version=choice.version,
+        ontology=options.ontology,
+        max_pixels=options.max_pixels,
+    )
+
+    def label(example: Example) -> Prediction:
+        return engine.label_file(example.path, example.page)
+
+    return score(held_out, label, options.ontology)
+
+
+def _fingerprint(choice: ModelChoice) -> str:
+    return model_fingerprint(Path(choice.path), choice.adapter)
+
+
+def _page(example: Example) -> dict:
+    return {
+        "sha256": example.sha256,
+        "page": example.page,
+        "path": str(example.path),
+        "area": example.area,
+    }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_json(path: Path, record: dict) -> None:
+    write_atomic(path, json.dumps(record, indent=2).encode())
