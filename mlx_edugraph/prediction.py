@@ -66,12 +66,12 @@ class Provenance:
 
     model: str = ""
     model_fingerprint: str = ""
-    model_version: str = ""
-    """"base" or the tuned version ("v2") of the model that made it; "" before versions."""
     ontology_version: str = ""
     prompt_version: str = ""
     server: str = ""
     """The server that answered (`label --server`), without credentials; "" when local."""
+    model_version: str = ""
+    """"base" or the tuned version ("v2") of the model that made it; "" before versions."""
 
 
 @dataclass

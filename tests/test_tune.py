@@ -299,3 +299,24 @@ def test_killed_and_interrupted_runs_keep_the_model_in_use_and_resume(home: Path
     assert f"resuming at step {step} of 54" in run.stderr
     assert current(home) == "v1" and not (root / ".training").exists()
     assert cli("tune", "--demo", "--resume", *TUNE, home=home).returncode == 2
+
+
+def test_each_example_is_the_labeling_prompt_then_the_answer(taught_mlx_model: Path) -> None:
+    """What the trainer feeds the model is exactly what `label` shows it, then the answer; the
+    loss covers the answer and the end of the turn only."""
+    from mlx_edugraph.model import vlm
+    from mlx_edugraph.pages.worksheets import WorksheetRef, load
+
+    model = vlm.load(str(taught_mlx_model))
+    path = Path(os.environ["MLX_EDUGRAPH_HOME"]) / "clock.png"
+    make_worksheet("clock", size=(1200, 1600), seed=1).save(path)
+    image = load(WorksheetRef(path)).image  # under the resolution cap, as `label` loads it
+    answer = json.dumps(CLOCK_REVIEW)
+    training = vlm.AdapterTraining(model, [(image, answer)], vlm.AdapterSettings(), total_steps=1)
+    ids, covered = training.example_tokens(0)
+    prompt = vlm.encode(model, vlm.render_prompt(model), image).input_ids[0].tolist()
+    assert ids[: len(prompt)] == prompt
+    end = model.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    answer_ids = model.tokenizer.encode(answer, add_special_tokens=False)
+    assert ids[len(prompt) : len(prompt) + len(answer_ids) + 1] == [*answer_ids, end]
+    assert covered.index(True) == len(prompt) and all(covered[len(prompt) :])

@@ -46,6 +46,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="decode our engine's answers without the answer grammar",
     )
     parser.add_argument("--ontology", type=Path, help="EduGraph ontology file for the grammar")
+    parser.add_argument(
+        "--tune",
+        action="store_true",
+        help="time `tune` instead of labeling: steps/s, peak memory, time to a model in use "
+        "(and LoRA against full fine-tuning)",
+    )
+    parser.add_argument(
+        "--reviewed",
+        default="50,200",
+        help="with --tune: numbers of reviewed pages, comma-separated (default 50,200)",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=3, help="with --tune: passes over the pages (default 3)"
+    )
     add_server_arguments(parser)
 
 
@@ -81,6 +95,8 @@ def main(args: argparse.Namespace) -> int:
         return _servers(args, say)
     proxy = args.proxy or (None if args.model else "tiny")
     model = proxy_model(proxy, log=say) if proxy else args.model
+    if args.tune:
+        return _tune(args, model, say)
     answer_tokens = args.answer_tokens or (DEFAULT_ANSWER_TOKENS if proxy else None)
     ontology = None
     if not args.no_constrain and answer_tokens is None:
@@ -105,6 +121,24 @@ def main(args: argparse.Namespace) -> int:
             log=say,
         )
     print(format_table(result))
+    return 0
+
+
+def _tune(args: argparse.Namespace, model: str, say) -> int:
+    """`tune` on generated reviewed pages of the first --sizes size."""
+    from mlx_edugraph.benchmarks.tuning_speed import format_tune_table, run_tune_bench
+    from mlx_edugraph.commands.tune import LEARNING_RATE
+
+    counts = [int(item) for item in args.reviewed.split(",") if item.strip()]
+    runs, baselines = run_tune_bench(
+        str(model),
+        counts,
+        size=parse_sizes(args.sizes)[0],
+        epochs=args.epochs,
+        learning_rate=LEARNING_RATE,
+        log=say,
+    )
+    print(format_tune_table(runs, baselines))
     return 0
 
 

@@ -435,6 +435,9 @@ class AdapterSettings:
     batch_size: int = 1
     seed: int = 0
     max_seq_length: int = 8192
+    train_type: str = "lora"
+    """"lora" (the base stays frozen, 4-bit); "full" trains every weight, dequantized (the
+    benchmark's naive baseline)."""
 
 
 class AdapterTraining:
@@ -470,7 +473,7 @@ class AdapterTraining:
         with _quiet():
             prepare_model_for_training(
                 vlm.model,
-                train_type="lora",
+                train_type=settings.train_type,
                 lora_rank=settings.rank,
                 lora_alpha=settings.alpha,
                 checkpoint_path=adapter,
@@ -507,6 +510,12 @@ class AdapterTraining:
                 optimizer=self.optimizer,
                 seed=settings.seed,
             )
+
+    def example_tokens(self, index: int) -> tuple[list[int], list[bool]]:
+        """Example `index` as the trainer feeds it: its tokens, and which ones the loss covers."""
+        row = self._trainer.train_dataset[index]
+        ids = mx.array(row["input_ids"]).reshape(-1).tolist()
+        return ids, [bool(x) for x in mx.array(row["completion_mask"]).reshape(-1).tolist()]
 
     @property
     def steps_done(self) -> int:
