@@ -255,11 +255,17 @@ def test_reviews_that_make_it_worse_are_kept_aside(home: Path, worksheets: Path)
     assert not record["promoted"] and current(home) == "base"
     assert "kept aside" in cli("versions", "--demo", home=home).stdout
 
-    # --promote overrides the proof (and says so in the record).
-    run = cli("tune", "--demo", "--truth", truth, "--promote", "--steps", "6", *TUNE, home=home)
-    assert run.returncode == 0 and current(home) == "v2"
-    record = json.loads((versions_root(home) / "v2" / "version.json").read_text())
-    assert record["promotion"] == "forced by the user"
+    # --promote overrides the proof (and says so in the record); gradient checkpointing (on
+    # for this short run) changes memory, not results: the held-out answers before are the same.
+    run = cli(
+        "tune", "--demo", "--truth", truth, "--promote", "--steps", "6", "--grad-checkpoint",
+        *TUNE, home=home,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert current(home) == "v2"
+    again = json.loads((versions_root(home) / "v2" / "version.json").read_text())
+    assert again["promotion"] == "forced by the user" and again["settings"]["grad_checkpoint"]
+    assert again["scores"]["before"] == record["scores"]["before"]
 
 
 def _wait_for_line(process: subprocess.Popen, text: str) -> list[str]:

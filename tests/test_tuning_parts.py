@@ -156,5 +156,7 @@ def test_running_out_of_memory_suggests_a_smaller_batch() -> None:
     message = _why(MemoryError("std::bad_alloc"), AdapterSettings(batch_size=4))
     assert "ran out of memory" in message and "--batch-size 2" in message
     metal = RuntimeError("[metal::malloc] Attempting to allocate 9000000000 bytes")
-    assert "a smaller --max-pixels" in _why(metal, AdapterSettings(batch_size=1))
+    assert "--grad-checkpoint" in _why(metal, AdapterSettings(batch_size=1))
+    lean = AdapterSettings(batch_size=1, grad_checkpoint=True)
+    assert "a smaller --max-pixels" in _why(metal, lean)
     assert _why(ValueError("bad shape"), AdapterSettings()).startswith("training failed")

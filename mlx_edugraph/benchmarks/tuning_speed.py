@@ -26,6 +26,9 @@ from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tinymodel.answers import TAUGHT_ANSWERS
 from mlx_edugraph.tuning.run import TuneOptions, tune
 
+ANSWER_TOKENS = 48
+"""Held-out answers are cut here: about a real answer's length (a random model rambles)."""
+
 BASELINE_STEPS = 10
 """Steps each of LoRA and full fine-tuning run for the side-by-side figures."""
 
@@ -134,6 +137,7 @@ def _tune_once(
                 settings=vlm.AdapterSettings(learning_rate=learning_rate),
                 epochs=epochs,
                 promote=True,
+                max_tokens=ANSWER_TOKENS,
             ),
             on_step=lambda step, total, info: steps.append(info),
         )

@@ -107,6 +107,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from mlx_edugraph.evaluation.tables import evaluation_sections
     from mlx_edugraph.evaluation.truth import TruthError, read_truth, truth_from_reviews
     from mlx_edugraph.model.fingerprint import model_fingerprint
+    from mlx_edugraph.model.versions import choose
 
     if args.latest and (args.truth or args.model or args.prompt_from or args.server):
         raise Failure("--latest scores the store's reviews alone; drop --truth, --model, --server")
@@ -152,8 +153,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                 engine = engine_of(model, args, ontology, prompt)
                 fingerprint = engine.provenance.model_fingerprint
             else:
-                fingerprint = model_fingerprint(Path(model))
-            described = model
+                fingerprint = model_fingerprint(Path(model), choose(model).adapter)
+            described = choose(model).label
             models = [model_info(model, fingerprint, prompt.origin if prompt else "")]
 
             def find(sha256: str, page: int):

@@ -63,13 +63,18 @@ def prompt_of(args: argparse.Namespace):
 
 
 def engine_of(model: str | None, args: argparse.Namespace, ontology, prompt):
+    """The engine of `model` in its version in use (see `model.versions`), or of the servers."""
     from mlx_edugraph.labeling.engine_choice import make_engine
+    from mlx_edugraph.model.versions import choose
 
-    source = f"{len(args.server)} server(s)" if args.server else f"model {model}"
+    choice = choose(model) if model is not None else None
+    source = f"{len(args.server)} server(s)" if args.server else f"model {choice.label}"
     print(f"loading {source} ...", file=sys.stderr)
     try:
         return make_engine(
             model,
+            adapter=choice.adapter if choice else None,
+            version=choice.version if choice else "",
             servers=args.server,
             ontology=ontology,
             max_pixels=args.max_pixels,

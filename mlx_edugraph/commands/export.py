@@ -27,6 +27,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.model.fingerprint import model_fingerprint
+    from mlx_edugraph.model.versions import choose
     from mlx_edugraph.paths import data_dir
     from mlx_edugraph.store.export_reviewed import export_reviewed, reviewed_pages
     from mlx_edugraph.store.sqlite_store import Store, StoreError
@@ -35,7 +36,8 @@ def main(args: argparse.Namespace) -> int:
     if not db.is_file():
         print(f"error: no store at {db}; label some worksheets first", file=sys.stderr)
         return 2
-    fingerprint = model_fingerprint(args.model) if args.model else None
+    # The folder's version in use (`mlx-edugraph versions`), as `label` would run it.
+    fingerprint = model_fingerprint(args.model, choose(args.model).adapter) if args.model else None
     try:
         with Store(db) as store:
             pages = list(reviewed_pages(store, fingerprint))

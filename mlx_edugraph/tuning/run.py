@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mlx_edugraph.labels.answer import DEFAULT_MAX_TOKENS
 from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.model import versions, vlm
 from mlx_edugraph.model.fingerprint import model_fingerprint
@@ -77,6 +78,8 @@ class TuneOptions:
     """None: promote when the proof says better; True/False overrides the proof."""
     resume: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    """Token bound of each held-out answer, as in `label`."""
     ontology: Ontology | None = None
 
 
@@ -278,11 +281,12 @@ def _train(
 def _why(exc: BaseException, settings: vlm.AdapterSettings) -> str:
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, MemoryError) or "memory" in str(exc).lower() or "alloc" in str(exc):
-        smaller = (
-            f"--batch-size {max(1, settings.batch_size // 2)}"
-            if settings.batch_size > 1
-            else "a smaller --max-pixels"
-        )
+        if settings.batch_size > 1:
+            smaller = f"--batch-size {max(1, settings.batch_size // 2)}"
+        elif not settings.grad_checkpoint:
+            smaller = "--grad-checkpoint (less memory for more compute)"
+        else:
+            smaller = "a smaller --max-pixels"
         return f"training ran out of memory ({text}): try {smaller}; nothing was changed"
     return f"training failed ({text}); nothing was changed"
 
@@ -307,6 +311,7 @@ def _score(choice: ModelChoice, held_out: list[Example], options: TuneOptions) -
         version=choice.version,
         ontology=options.ontology,
         max_pixels=options.max_pixels,
+        max_tokens=options.max_tokens,
     )
 
     def label(example: Example) -> Prediction:
