@@ -224,6 +224,22 @@ def test_too_few_or_no_reviews_are_refused_and_change_nothing(home: Path) -> Non
     assert not (home / "data" / "versions").exists() or current(home) == "base"
 
 
+def test_a_second_run_on_the_same_model_is_refused_while_one_runs(
+    home: Path, demo_entry: Path
+) -> None:
+    import fcntl
+
+    from mlx_edugraph.model.fingerprint import model_fingerprint
+
+    folder = home / "data" / "versions" / model_fingerprint(demo_entry / "mlx")
+    folder.mkdir(parents=True)
+    with open(folder / ".tune.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a running `tune` holds it
+        run = cli("tune", "--demo", *TUNE, home=home)
+    assert run.returncode == 2 and "another `mlx-edugraph tune` is running" in run.stderr
+    assert not list(folder.glob("v*"))
+
+
 def test_reviews_that_make_it_worse_are_kept_aside(home: Path, worksheets: Path) -> None:
     """A truth file whose held-out clocks say what the model already does, while the training
     clocks say otherwise: the tuned model gets the held-out clocks wrong and is not used."""

@@ -9,13 +9,15 @@ adapter becomes a version (`versions.install`), and only a better one becomes cu
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,6 +44,7 @@ from mlx_edugraph.tuning.split import HELD_OUT, SEED, split
 
 WORK = ".training"
 PLAN = "plan.json"
+LOCK = ".tune.lock"
 CHECKPOINT_EVERY = 10
 """Steps between checkpoints: a kill loses at most this many."""
 
@@ -105,6 +108,31 @@ def tune(
 ) -> TuneResult:
     """Train, prove and version an adapter; `TuneError` when the input cannot give one,
     `Interrupted` when `should_stop` said so (the checkpoint is kept)."""
+    with _one_run_at_a_time(versions.versions_dir(options.base)):
+        return _tune(options, say, on_step, should_stop)
+
+
+@contextlib.contextmanager
+def _one_run_at_a_time(folder: Path) -> Iterator[None]:
+    """Two runs on one base would share `.training/`: the second is refused while the first
+    lives (the lock goes with its process, however it ends)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TuneError(
+                "another `mlx-edugraph tune` is running on this model: wait for it to end"
+            ) from None
+        yield
+
+
+def _tune(
+    options: TuneOptions,
+    say: Callable[[str], None],
+    on_step: Callable[[int, int, dict], None],
+    should_stop: Callable[[], bool],
+) -> TuneResult:
     started = time.perf_counter()
     base = options.base
     work = versions.versions_dir(base) / WORK
