@@ -221,6 +221,10 @@ def test_too_few_or_no_reviews_are_refused_and_change_nothing(home: Path) -> Non
             store.delete_review(review.sha256, review.page)
     run = cli("tune", "--demo", *TUNE, home=home)
     assert run.returncode == 2 and "no reviewed pages to learn from" in run.stderr
+    run = cli("tune", "--demo", "--db", home / "none.sqlite", *TUNE, home=home)
+    assert run.returncode == 2 and "no store at" in run.stderr
+    assert not (home / "none.sqlite").exists()
+    assert cli("tune", "--demo", "--steps", "0", home=home).returncode == 2
     assert not (home / "data" / "versions").exists() or current(home) == "base"
 
 

@@ -97,6 +97,11 @@ def main(args: argparse.Namespace) -> int:
     if not 0 < args.held_out < 1:
         print("error: --held-out must be between 0 and 1", file=sys.stderr)
         return 2
+    for name in ("epochs", "steps", "batch_size", "rank"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            print(f"error: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
+            return 2
     base = base_model(args)
     if base is None:
         return 2
@@ -109,8 +114,16 @@ def main(args: argparse.Namespace) -> int:
         print(f"warning: {resolution.warning}", file=sys.stderr)
     store = None
     if args.truth is None:
+        db = args.db or data_dir() / "labels.sqlite"
+        if not db.is_file():
+            print(
+                f"error: no store at {db}: label worksheets and review them in "
+                "`mlx-edugraph tui` first, or give --truth FILE",
+                file=sys.stderr,
+            )
+            return 2
         try:
-            store = Store(args.db or data_dir() / "labels.sqlite")
+            store = Store(db)
         except StoreError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
