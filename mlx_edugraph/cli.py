@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
@@ -20,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "eval": "Measure label quality against reviewed labels, or compare two model builds.",
     "tune": "Learn from reviewed pages (LoRA), prove it on held-out pages, version the result.",
     "versions": "List a model's tuned versions and switch between them.",
+    "report": "What a collection covers: trees of the ontology with counts, gaps, progress.",
+    "find": "Find the pages that practise given competences (a term and what is part of it).",
 }
 """Subcommand name -> one-line help; the module `mlx_edugraph.commands.<name>` implements it."""
 
@@ -45,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; every finished worksheet is saved", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, as a Unix filter does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

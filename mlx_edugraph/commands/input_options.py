@@ -8,8 +8,8 @@ from pathlib import Path
 from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS
 
 
-def add_input_arguments(parser: argparse.ArgumentParser) -> None:
-    """--db, --ontology, --ontology-version and --max-pixels, spelled alike everywhere."""
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """--db, --ontology and --ontology-version, spelled alike everywhere."""
     parser.add_argument("--db", type=Path, help="results store (default: in the user data folder)")
     parser.add_argument("--ontology", type=Path, help="EduGraph ontology file (TTL or RDF/XML)")
     parser.add_argument(
@@ -17,6 +17,11 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="EduGraph release to download when no file is given (default v0.4.0)",
     )
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """The store and ontology options, and --max-pixels."""
+    add_store_arguments(parser)
     parser.add_argument(
         "--max-pixels",
         type=int,

@@ -90,6 +90,18 @@ class Ontology:
         seen.discard(name)  # only reachable through a cycle
         return seen
 
+    def descendants(self, name: str) -> set[str]:
+        """Every term transitively part of `name` (not `name` itself); empty for an unknown name."""
+        seen: set[str] = set()
+        stack = [name]
+        while stack:
+            for child in self._children.get(stack.pop(), ()):
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        seen.discard(name)  # only reachable through a cycle
+        return seen
+
     def paths(self, name: str) -> list[list[str]]:
         """Root-to-term chains, one per way up the hierarchy (a term may have several parents)."""
         if name not in self.terms:

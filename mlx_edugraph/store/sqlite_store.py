@@ -63,8 +63,49 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (key, page, model_fingerprint)
     );
     """,
+    """
+    CREATE TABLE prediction_terms (
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        model_fingerprint TEXT NOT NULL,
+        dimension TEXT NOT NULL,
+        term TEXT NOT NULL
+    );
+    CREATE INDEX prediction_terms_by_term ON prediction_terms (term);
+    CREATE INDEX prediction_terms_by_page ON prediction_terms (key, page, model_fingerprint);
+    INSERT INTO prediction_terms
+        SELECT p.key, p.page, p.model_fingerprint,
+               json_extract(l.value, '$.dimension'), json_extract(l.value, '$.term')
+        FROM predictions AS p, json_each(p.record, '$.labels') AS l;
+    CREATE TABLE review_terms (
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        dimension TEXT NOT NULL,
+        term TEXT NOT NULL
+    );
+    CREATE INDEX review_terms_by_term ON review_terms (term);
+    CREATE INDEX review_terms_by_page ON review_terms (key, page);
+    INSERT INTO review_terms
+        SELECT r.key, r.page, d.key, t.value
+        FROM reviews AS r, json_each(r.record, '$.labels') AS d, json_each(d.value) AS t;
+    CREATE TABLE newest_predictions (
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        model_fingerprint TEXT NOT NULL,
+        PRIMARY KEY (key, page)
+    );
+    INSERT INTO newest_predictions
+        SELECT key, page, model_fingerprint FROM (
+            SELECT key, page, model_fingerprint, ROW_NUMBER() OVER (
+                PARTITION BY key, page ORDER BY created_at DESC, rowid DESC
+            ) AS rank FROM predictions
+        ) WHERE rank = 1
+    """,
 )
-"""Ordered schema steps; the number applied is recorded in the database itself."""
+"""Ordered schema steps; the number applied is recorded in the database itself. Step 4 indexes
+every label by term (of predictions and of reviews) and keeps each page's newest prediction, so
+questions about a whole collection ("which pages practise X?") are answered by SQLite, not by
+reading every record."""
 
 CLAIM_STALE_S = 900.0
 """A claim older than this is void: longer than any page's retries through servers take."""
@@ -196,26 +237,51 @@ class Store:
 
     def put(self, prediction: Prediction) -> None:
         """Insert or replace one prediction and remember the path it was seen under."""
-        key = key_of(prediction)
+        with self._db:
+            self._insert(prediction, _now())
+
+    def put_many(self, predictions: Iterable[Prediction]) -> None:
+        """`put` for many predictions in one transaction (imports, generated stores)."""
         now = _now()
         with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    _text(key),
-                    prediction.page,
-                    prediction.provenance.model_fingerprint,
-                    _text(prediction.path),
-                    prediction.outcome,
-                    prediction.min_confidence,
-                    _json(prediction.to_dict()),
-                    now,
-                ),
-            )
-            self._db.execute(
-                "INSERT OR IGNORE INTO worksheet_paths VALUES (?, ?, ?, ?)",
-                (_text(key), prediction.page, _text(prediction.path), now),
-            )
+            for prediction in predictions:
+                self._insert(prediction, now)
+
+    def _insert(self, prediction: Prediction, now: str) -> None:
+        key = key_of(prediction)
+        fingerprint = prediction.provenance.model_fingerprint
+        self._db.execute(
+            "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                _text(key),
+                prediction.page,
+                fingerprint,
+                _text(prediction.path),
+                prediction.outcome,
+                prediction.min_confidence,
+                _json(prediction.to_dict()),
+                now,
+            ),
+        )
+        self._db.execute(
+            "INSERT OR IGNORE INTO worksheet_paths VALUES (?, ?, ?, ?)",
+            (_text(key), prediction.page, _text(prediction.path), now),
+        )
+        self._db.execute(
+            "INSERT OR REPLACE INTO newest_predictions VALUES (?, ?, ?)",
+            (_text(key), prediction.page, fingerprint),
+        )
+        self._db.execute(
+            "DELETE FROM prediction_terms WHERE key = ? AND page = ? AND model_fingerprint = ?",
+            (_text(key), prediction.page, fingerprint),
+        )
+        self._db.executemany(
+            "INSERT INTO prediction_terms VALUES (?, ?, ?, ?, ?)",
+            [
+                (_text(key), prediction.page, fingerprint, label.dimension, label.term)
+                for label in prediction.labels
+            ],
+        )
 
     def remember_path(self, sha256: str, page: int, path: str) -> None:
         """Record another name of an already-labeled worksheet (same bytes, other file)."""
@@ -333,12 +399,24 @@ class Store:
                     review.updated_at,
                 ),
             )
+            self._db.execute(
+                "DELETE FROM review_terms WHERE key = ? AND page = ?", (review.sha256, review.page)
+            )
+            self._db.executemany(
+                "INSERT INTO review_terms VALUES (?, ?, ?, ?)",
+                [
+                    (review.sha256, review.page, dimension, term)
+                    for dimension, terms in review.labels.items()
+                    for term in terms
+                ],
+            )
         return review
 
     def delete_review(self, sha256: str, page: int) -> None:
         """Forget the review of a page (undo of its first review)."""
         with self._db:
             self._db.execute("DELETE FROM reviews WHERE key = ? AND page = ?", (sha256, page))
+            self._db.execute("DELETE FROM review_terms WHERE key = ? AND page = ?", (sha256, page))
 
     def review(self, sha256: str, page: int) -> Review | None:
         """The review of a worksheet page, if a person made one."""

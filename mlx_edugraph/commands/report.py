@@ -1,0 +1,96 @@
+"""`mlx-edugraph report`: what a collection covers, as one self-contained HTML page or Markdown."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mlx_edugraph.commands.input_options import add_store_arguments
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help="folders or files to report on, one section each (default: every stored page)",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="where to write it (default coverage-report.html or .md)"
+    )
+    parser.add_argument("--format", choices=("html", "md"), help="default: from --out, else html")
+    add_store_arguments(parser)
+
+
+def main(args: argparse.Namespace) -> int:
+    from mlx_edugraph.evaluation.coverage import coverage
+    from mlx_edugraph.evaluation.coverage_report import Section, html_report, markdown_report
+    from mlx_edugraph.labels.ontology import OntologyError
+    from mlx_edugraph.labels.ontology_source import resolve_ontology
+    from mlx_edugraph.paths import data_dir, write_atomic
+    from mlx_edugraph.store.collection import pages
+    from mlx_edugraph.store.sqlite_store import Store, StoreError
+
+    fmt = args.format or ("md" if args.out and args.out.suffix.lower() == ".md" else "html")
+    out = args.out or Path(f"coverage-report.{fmt}")
+    db = args.db or data_dir() / "labels.sqlite"
+    if not db.is_file():
+        print(f"error: no store at {db}: label some worksheets first", file=sys.stderr)
+        return 2
+    try:
+        resolution = resolve_ontology(args.ontology, version=args.ontology_version)
+    except OntologyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if resolution.warning:
+        print(f"warning: {resolution.warning}", file=sys.stderr)
+    ontology = resolution.ontology
+    try:
+        with Store(db) as store:
+            everything = pages(store)
+            if not everything:
+                print(
+                    f"error: the store {db} has no labeled pages yet: run "
+                    "`mlx-edugraph label` (or `tui`) on your worksheets first",
+                    file=sys.stderr,
+                )
+                return 2
+            groups = [(str(p), pages(store, [p])) for p in args.paths]
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name, found in groups:
+        if not found:
+            print(f"warning: no stored pages under {name}", file=sys.stderr)
+    groups = [(name, found) for name, found in groups if found]
+    if args.paths and not groups:
+        print("error: none of the given paths has stored pages", file=sys.stderr)
+        return 2
+    sections = [Section(name, coverage(found, ontology)) for name, found in groups]
+    if len(sections) != 1:
+        chosen = [p for _, found in groups for p in found] if groups else everything
+        unique = list({(p.key, p.page): p for p in chosen}.values())
+        sections.insert(0, Section("All pages", coverage(unique, ontology)))
+    header = [
+        f"Store: {db}",
+        f"Ontology: {ontology.version if ontology else 'none (terms unverified)'}",
+        f"Written {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
+        "A page counts with a person's labels where they accepted or corrected it, "
+        "else with its newest prediction.",
+    ]
+    title = "Worksheet coverage of the EduGraph ontology"
+    render = html_report if fmt == "html" else markdown_report
+    try:
+        write_atomic(out, render(title, header, sections).encode("utf-8"))
+    except OSError as exc:
+        print(f"error: cannot write {out}: {exc}", file=sys.stderr)
+        return 1
+    first = sections[0].coverage
+    print(
+        f"wrote {out}: {first.pages} page(s), {first.reviewed} reviewed, "
+        f"{first.flagged} flagged, {first.unreviewed} left",
+        file=sys.stderr,
+    )
+    return 0

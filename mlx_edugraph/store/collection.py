@@ -1,0 +1,144 @@
+"""The store as a collection: each page's final labels, and the pages that carry given terms.
+
+A page's final labels are its review's where a person accepted or corrected them, else its
+newest prediction's (of any model); every row says which. The questions are answered by SQLite
+from the term index (`prediction_terms`, `review_terms`), so they stay fast at 100,000 pages.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlx_edugraph.prediction import DIMENSIONS
+from mlx_edugraph.store.sqlite_store import Store
+
+_NEWEST = """
+    newest AS (
+        SELECT p.key, p.page, p.model_fingerprint, p.path, p.outcome, p.min_confidence
+        FROM newest_predictions AS n JOIN predictions AS p
+            ON p.key = n.key AND p.page = n.page AND p.model_fingerprint = n.model_fingerprint
+    ),
+    truth AS (SELECT key, page FROM reviews WHERE status IN ('accepted', 'corrected')),
+    final AS (
+        SELECT t.key, t.page, t.dimension, t.term FROM review_terms AS t
+        JOIN truth USING (key, page)
+        UNION ALL
+        SELECT t.key, t.page, t.dimension, t.term FROM prediction_terms AS t
+        JOIN newest_predictions AS n
+            ON t.key = n.key AND t.page = n.page AND t.model_fingerprint = n.model_fingerprint
+        WHERE NOT EXISTS (SELECT 1 FROM truth AS r WHERE r.key = t.key AND r.page = t.page)
+    )
+"""
+"""Common table expressions: each page's newest prediction, the settled reviews, and the
+final (dimension, term) rows of every page."""
+
+
+@dataclass
+class CollectionPage:
+    """One page of the collection with its final labels."""
+
+    key: str
+    page: int
+    path: str
+    outcome: str
+    review: str
+    """"accepted", "corrected", "flagged", or "" (not reviewed)."""
+    min_confidence: float | None
+    terms: dict[str, set[str]] = field(default_factory=lambda: {d: set() for d in DIMENSIONS})
+
+    @property
+    def source(self) -> str:
+        """Which labels count: "reviewed" (a person settled them) or "predicted"."""
+        return "reviewed" if self.review in ("accepted", "corrected") else "predicted"
+
+    @property
+    def exists(self) -> bool:
+        """Whether the file is still where the store last saw it."""
+        return os.path.exists(self.path)
+
+    @property
+    def label(self) -> str:
+        return f"{self.path} p{self.page}" if self.page else self.path
+
+
+def pages(store: Store, under: Iterable[Path] = ()) -> list[CollectionPage]:
+    """Every page in the store (or under the folders and files `under`), in path order."""
+    found = _load(store, None)
+    return _under(found, under) if under else found
+
+
+def find(
+    store: Store,
+    wanted: dict[str, set[str]],
+    *,
+    reviewed: bool = False,
+    min_confidence: float | None = None,
+) -> list[CollectionPage]:
+    """Pages whose final labels hold, in each dimension of `wanted`, one of its terms (callers
+    expand terms to their descendants). `reviewed`: settled pages only. `min_confidence`:
+    predicted pages whose least confident label reaches it (settled pages always pass)."""
+    selects, args = [], []
+    for dimension, terms in wanted.items():
+        if terms:
+            marks = ", ".join("?" * len(terms))
+            selects.append(f"SELECT key, page FROM final WHERE dimension = ? AND term IN ({marks})")
+            args += [dimension, *sorted(terms)]
+    if not selects:
+        raise ValueError("give at least one term")
+    keys = store._db.execute(f"WITH {_NEWEST} " + " INTERSECT ".join(selects), args).fetchall()
+    matched = _load(store, keys)
+    if reviewed:
+        matched = [p for p in matched if p.source == "reviewed"]
+    if min_confidence is not None:
+        matched = [
+            p
+            for p in matched
+            if p.source == "reviewed"
+            or (p.min_confidence is not None and p.min_confidence >= min_confidence)
+        ]
+    return matched
+
+
+def _load(store: Store, keys: list[tuple[str, int]] | None) -> list[CollectionPage]:
+    """The pages with these (key, page) pairs (None: all of them), with their final labels."""
+    db = store._db
+    only = ""
+    if keys is not None:
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS chosen (key TEXT, page INTEGER)")
+        db.execute("DELETE FROM chosen")
+        db.executemany("INSERT INTO chosen VALUES (?, ?)", keys)
+        only = "JOIN chosen USING (key, page)"
+    reviews = {
+        (key, page): status
+        for key, page, status in db.execute(f"SELECT key, page, status FROM reviews {only}")
+    }
+    found: dict[tuple[str, int], CollectionPage] = {}
+    rows = db.execute(
+        f"WITH {_NEWEST} SELECT key, page, path, outcome, min_confidence FROM newest {only} "
+        "ORDER BY path, page"
+    )
+    for key, page, path, outcome, confidence in rows:
+        found[(key, page)] = CollectionPage(
+            key, page, os.fsdecode(path), outcome, reviews.get((key, page), ""), confidence
+        )
+    for key, page, dimension, term in db.execute(
+        f"WITH {_NEWEST} SELECT key, page, dimension, term FROM final {only}"
+    ):
+        entry = found.get((key, page))
+        if entry is not None and dimension in entry.terms:
+            entry.terms[dimension].add(term)
+    if keys is not None:
+        db.execute("DELETE FROM chosen")
+    return list(found.values())
+
+
+def _under(found: list[CollectionPage], roots: Iterable[Path]) -> list[CollectionPage]:
+    prefixes = [str(Path(root).resolve()) for root in roots]
+    return [
+        page
+        for page in found
+        if any(page.path == p or page.path.startswith(p.rstrip(os.sep) + os.sep) for p in prefixes)
+    ]

@@ -1,0 +1,118 @@
+"""Headless Chromium (Debian's package) driven over the DevTools protocol: open a page, collect
+console errors and exceptions, measure elements, take a screenshot. No browser download."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--remote-debugging-port=0",
+)
+"""Without the networking flags Chromium keeps calling home, refused on a closed network."""
+
+
+@dataclass
+class PageVisit:
+    """What a page did when it loaded."""
+
+    errors: list[str] = field(default_factory=list)
+    """Console errors, uncaught exceptions and failed loads."""
+    sizes: list[tuple[float, float]] = field(default_factory=list)
+    """Width and height of each element the query matched."""
+    screenshot: bytes = b""
+
+
+def visit(page: Path, selector: str = "svg", *, screenshot: bool = False) -> PageVisit:
+    """Load `page` (a file) in headless Chromium; the sizes of the elements matching `selector`."""
+    from websockets.sync.client import connect
+
+    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+        process = subprocess.Popen(
+            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--window-size=1280,2000"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            port = _port(Path(profile) / "DevToolsActivePort", process)
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/json/new?about:blank")
+            request.method = "PUT"
+            with urllib.request.urlopen(request, timeout=30) as response:
+                target = json.load(response)
+            with connect(target["webSocketDebuggerUrl"], max_size=None) as socket:
+                return _drive(socket, page, selector, screenshot)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _port(marker: Path, process: subprocess.Popen) -> int:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if marker.is_file() and marker.read_text().strip():
+            return int(marker.read_text().split()[0])
+        if process.poll() is not None:
+            raise RuntimeError(f"chromium exited with {process.returncode}")
+        time.sleep(0.1)
+    raise RuntimeError("chromium did not open its DevTools port")
+
+
+def _drive(socket, page: Path, selector: str, screenshot: bool) -> PageVisit:
+    visit_ = PageVisit()
+    counter = iter(range(1, 1_000_000))
+
+    def call(method: str, **params) -> dict:
+        number = next(counter)
+        socket.send(json.dumps({"id": number, "method": method, "params": params}))
+        while True:
+            message = json.loads(socket.recv(timeout=60))
+            _note(message, visit_)
+            if message.get("id") == number:
+                return message.get("result", {})
+
+    for domain in ("Runtime", "Log", "Page"):
+        call(f"{domain}.enable")
+    call("Page.navigate", url=page.resolve().as_uri())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        message = json.loads(socket.recv(timeout=60))
+        _note(message, visit_)
+        if message.get("method") == "Page.loadEventFired":
+            break
+    script = (
+        f"JSON.stringify([...document.querySelectorAll({json.dumps(selector)})]"
+        ".map(e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; }))"
+    )
+    result = call("Runtime.evaluate", expression=script, returnByValue=True)
+    visit_.sizes = [tuple(size) for size in json.loads(result["result"]["value"])]
+    if screenshot:
+        shot = call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        visit_.screenshot = base64.b64decode(shot["data"])
+    return visit_
+
+
+def _note(message: dict, visit_: PageVisit) -> None:
+    method, params = message.get("method"), message.get("params", {})
+    if method == "Runtime.exceptionThrown":
+        visit_.errors.append(params["exceptionDetails"].get("text", "exception"))
+    elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
+        visit_.errors.append(" ".join(str(a.get("value")) for a in params.get("args", [])))
+    elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+        visit_.errors.append(params["entry"].get("text", "error"))
