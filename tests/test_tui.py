@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mlx_edugraph.evaluation.coverage import walk
 from mlx_edugraph.pages.samples import write_samples
 from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
@@ -429,5 +430,76 @@ def test_without_an_ontology_one_notice_says_why_and_no_label_is_tagged(
             said = [message for message in posted if "unverified" in message]
             assert len(said) == 1, said
             assert "--ontology FILE" in said[0] and "network access" in said[0]
+
+    asyncio.run(run())
+
+
+# -- the coverage screen: trees with counts; a term narrows the list ---------------------
+
+
+def _counts(screen) -> dict[str, str]:
+    """Each term's label on the screen, by term (the first place it appears)."""
+    found = {}
+    for (_, term), items in screen.items.items():
+        found.setdefault(term, str(items[0].label))
+    return found
+
+
+def test_coverage_screen_narrows_the_list_to_a_term(folder: Path, labeled_db: Path) -> None:
+    from mlx_edugraph.tui.coverage_screen import CoverageScreen
+
+    async def run() -> None:
+        app = make_app(folder, labeled_db, None)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: app.entries and app.ontology is not None)
+            all_pages = len(app._visible())
+            await pilot.press("C")
+            await wait_for(pilot, lambda: isinstance(app.screen, CoverageScreen))
+            screen = app.screen
+            counts = _counts(screen)
+            assert counts["IntegerMultiplication"].startswith("IntegerMultiplication  2 (2 at")
+            assert counts["Algebra"] == "Algebra  none"
+            assert "with results" in str(screen.counts_line.render())
+            # Choose Arithmetic: the list keeps the pages at or below it.
+            (node,) = [n for n in screen.items[("Area", "Arithmetic")]]
+            screen.terms_tree.select_node(node)
+            await wait_for(pilot, lambda: not isinstance(app.screen, CoverageScreen))
+            shown = app._visible()
+            names = sorted(e.ref.path.name + str(e.ref.page) for e in shown)
+            # The PDF's two pages are an addition and a multiplication sheet.
+            assert names == [
+                "001-addition.png0",
+                "002-multiplication.png0",
+                "worksheets.pdf1",
+                "worksheets.pdf2",
+            ], names
+            status = str(app.query_one("#status").render())
+            assert "Area Arithmetic: 4 page(s), esc: all" in status
+            await pilot.press("escape")
+            await pilot.pause()
+            assert len(app._visible()) == all_pages
+            assert "Arithmetic" not in str(app.query_one("#status").render())
+
+    asyncio.run(run())
+
+
+def test_coverage_counts_follow_labeling(folder: Path, taught_mlx_model: Path, tmp_path) -> None:
+    from mlx_edugraph.tui.coverage_screen import CoverageScreen
+
+    async def run() -> None:
+        app = make_app(folder, tmp_path / "labels.sqlite", taught_mlx_model)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: app.entries and app.ontology is not None)
+            await pilot.press("C")  # before the model has labeled anything
+            await wait_for(pilot, lambda: isinstance(app.screen, CoverageScreen))
+            screen = app.screen
+            await wait_for(pilot, lambda: all_labeled(app))
+            await wait_for(pilot, lambda: screen.coverage.pages >= 6)
+            counts = _counts(screen)
+            truth = {n.term: n for _, n in walk(app._coverage().trees["Area"])}
+            assert counts["MeasuringTime"].startswith(
+                f"MeasuringTime  {truth['MeasuringTime'].below}"
+            )
+            assert truth["MeasuringTime"].below >= 1
 
     asyncio.run(run())

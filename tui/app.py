@@ -18,16 +18,19 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
+from mlx_edugraph.evaluation.coverage import Coverage, coverage
 from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.pages.worksheets import WorksheetRef
 from mlx_edugraph.prediction import DIMENSIONS
-from mlx_edugraph.store.page_states import Entry
+from mlx_edugraph.store.page_states import Entry, collection_page
 from mlx_edugraph.store.review_actions import ReviewActions
 from mlx_edugraph.store.sqlite_store import Store
 
+from .coverage_screen import CoverageScreen
 from .export_screen import ExportScreen
 from .help_screen import RESEARCH_NOTICE, HelpScreen, key_names
 from .labeler import Labeler, Settings
@@ -50,7 +53,7 @@ from .raw_text import RawText
 from .scanner import scan
 from .system_viewer import open_in_viewer
 from .term_picker import TermPicker
-from .worksheet_list import Worklist, entry_key, ref_key
+from .worksheet_list import TermFilter, Worklist, entry_key, ref_key
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,9 @@ DEMO_BANNER = (
     "not from the EduGraph model"
 )
 
+
+RECOUNT_AFTER_S = 0.3
+"""The coverage counts are recomputed this long after the last page or review came in."""
 
 STOP_WAIT_S = 30.0
 """On quit, how long to let the model finish the page in flight (it is then saved)."""
@@ -89,6 +95,8 @@ class ReviewApp(App):
         Binding("c", "cancel", "Cancel labeling", show=False),
         Binding("l", "label_rest", "Label the rest", show=False),
         Binding("E", "export", "Export", show=False),
+        Binding("C", "coverage", "Coverage"),
+        Binding("escape", "clear_term_filter", "Show all pages", show=False),
     ]
 
     selected: reactive[str | None] = reactive(None)
@@ -114,6 +122,7 @@ class ReviewApp(App):
         self._scanning = True
         self._scanned_for: str | None = None  # the fingerprint the entries were looked up for
         self._submitted = False
+        self._recount: Timer | None = None
         self.labeler = Labeler(settings, self.post_message)
         # The panes, held rather than looked up: a lookup fails while the app closes.
         self.worklist = Worklist(id="left")
@@ -228,6 +237,7 @@ class ReviewApp(App):
             entry.prediction = message.prediction
             entry.sha256 = entry.sha256 or message.prediction.sha256
             self._refresh_entry(entry)
+            self._collection_changed()
 
     @while_shown
     def on_labeling_state(self, message: LabelingState) -> None:
@@ -310,6 +320,7 @@ class ReviewApp(App):
         if entry is not None:
             act(entry, *args)
             self._refresh_entry(entry)
+            self._collection_changed()
 
     def action_accept(self) -> None:
         """Accept the shown labels (corrections included) and go to the next unreviewed."""
@@ -415,6 +426,54 @@ class ReviewApp(App):
             return export_reviewed(reviewed_pages(self.store, self.fingerprint), path)
 
         self.push_screen(ExportScreen(Path.cwd() / "labels-reviewed.jsonl", export))
+
+    # -- coverage: the collection along the ontology ------------------------------------
+
+    def _coverage(self) -> Coverage:
+        found = [page for entry in self.entries if (page := collection_page(entry))]
+        return coverage(found, self.ontology)
+
+    def action_coverage(self) -> None:
+        self.push_screen(CoverageScreen(self._coverage()), self._show_term)
+
+    def _show_term(self, choice: tuple[str, str] | None) -> None:
+        """Narrow the list to the pages at or below the chosen term."""
+        if choice is None:
+            return
+        dimension, term = choice
+        parts = self.ontology.descendants(term) if self.ontology else set()
+        self.worklist.term_filter = TermFilter(dimension, term, frozenset({term, *parts}))
+        self._show_list(self.selected)
+        self._paint_term_filter()
+
+    def _paint_term_filter(self) -> None:
+        shown = self.worklist.term_filter
+        if shown is None:
+            self.labeling.set_shown("")
+            return
+        count = len(self._visible())
+        self.labeling.set_shown(f"{shown.dimension} {shown.term}: {count} page(s), esc: all")
+
+    def action_clear_term_filter(self) -> None:
+        if self.worklist.term_filter is not None:
+            self.worklist.term_filter = None
+            self._show_list(self.selected)
+            self._paint_term_filter()
+
+    def _collection_changed(self) -> None:
+        """A page got labels or a review: the coverage screen's counts and a term's list
+        follow (counting again waits for a quiet moment, so a fast run is not slowed)."""
+        if self._recount is not None:
+            self._recount.stop()
+        self._recount = self.set_timer(RECOUNT_AFTER_S, self._recount_now)
+
+    def _recount_now(self) -> None:
+        self._recount = None
+        if isinstance(self.screen, CoverageScreen):
+            self.screen.update_counts(self._coverage())
+        if self.worklist.term_filter is not None:
+            self._show_list(self.selected)
+            self._paint_term_filter()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS))

@@ -29,6 +29,8 @@ class LabelingBar(Horizontal):
         self.seconds: list[float] = []
         """The labeled pages' times so far, for the ETA of the rest."""
         self.figures = ""
+        self.shown = ""
+        """What the list is narrowed to (the coverage screen's term), shown first."""
         self._progress = ProgressBar(id="progress", show_eta=False)
         self._status = Static("", id="status")
 
@@ -41,6 +43,10 @@ class LabelingBar(Horizontal):
 
     def set_model(self, text: str) -> None:
         self.model = text
+        self._redraw()
+
+    def set_shown(self, text: str) -> None:
+        self.shown = text
         self._redraw()
 
     def set_state(self, state: str) -> None:
@@ -92,7 +98,8 @@ class LabelingBar(Horizontal):
     def _paint(self) -> None:
         queued, done = self.queued, self.done
         self._progress.update(total=max(queued, 1), progress=min(done, queued))
-        parts = [self.model]
+        parts = [self.shown] if self.shown else []
+        parts.append(self.model)
         if queued:
             remaining = max(queued - done, 0)
             eta = ""

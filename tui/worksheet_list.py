@@ -3,6 +3,8 @@ filter box; the filter and the sort order decide which pages show."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -11,7 +13,12 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Input
 
 from mlx_edugraph.pages.worksheets import WorksheetRef
-from mlx_edugraph.store.page_states import Entry, least_confident_first, matches
+from mlx_edugraph.store.page_states import (
+    Entry,
+    collection_page,
+    least_confident_first,
+    matches,
+)
 
 MARKS: dict[str, tuple[str, str]] = {
     "queued": ("·", "dim"),
@@ -100,6 +107,19 @@ class WorksheetList(DataTable):
         return row_key.value
 
 
+@dataclass(frozen=True)
+class TermFilter:
+    """Pages whose final labels hold `term` or a term part of it (`terms`), in `dimension`."""
+
+    dimension: str
+    term: str
+    terms: frozenset[str]
+
+    def admits(self, entry: Entry) -> bool:
+        page = collection_page(entry)
+        return page is not None and bool(page.terms[self.dimension] & self.terms)
+
+
 class Worklist(Vertical):
     """The filter box (shown by `/`) above the list of pages."""
 
@@ -107,6 +127,8 @@ class Worklist(Vertical):
         super().__init__(**kwargs)
         self.by_confidence = False
         """Least confident first instead of by path."""
+        self.term_filter: TermFilter | None = None
+        """Set from the coverage screen: pages at or below one term."""
         self.filter_box = Input(placeholder="filter: state, name or term", id="filter")
         self.table = WorksheetList(id="worksheets")
 
@@ -118,9 +140,12 @@ class Worklist(Vertical):
         self.filter_box.display = False
 
     def visible(self, entries: list[Entry]) -> list[Entry]:
-        """The entries the filter lets through, in the chosen order."""
+        """The entries the filter (and the coverage screen's term) let through, in the
+        chosen order."""
         needle = self.filter_box.value.strip().lower()
         shown = [entry for entry in entries if not needle or matches(entry, needle)]
+        if self.term_filter is not None:
+            shown = [entry for entry in shown if self.term_filter.admits(entry)]
         return least_confident_first(shown) if self.by_confidence else shown
 
     def open_filter(self) -> None:

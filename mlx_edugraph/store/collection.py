@@ -48,16 +48,13 @@ class CollectionPage:
     """"accepted", "corrected", "flagged", or "" (not reviewed)."""
     min_confidence: float | None
     terms: dict[str, set[str]] = field(default_factory=lambda: {d: set() for d in DIMENSIONS})
+    exists: bool = True
+    """Whether the file is still where the store last saw it (gone pages are still counted)."""
 
     @property
     def source(self) -> str:
         """Which labels count: "reviewed" (a person settled them) or "predicted"."""
         return "reviewed" if self.review in ("accepted", "corrected") else "predicted"
-
-    @property
-    def exists(self) -> bool:
-        """Whether the file is still where the store last saw it."""
-        return os.path.exists(self.path)
 
     @property
     def label(self) -> str:
@@ -121,8 +118,15 @@ def _load(store: Store, keys: list[tuple[str, int]] | None) -> list[CollectionPa
         "ORDER BY path, page"
     )
     for key, page, path, outcome, confidence in rows:
+        name = os.fsdecode(path)
         found[(key, page)] = CollectionPage(
-            key, page, os.fsdecode(path), outcome, reviews.get((key, page), ""), confidence
+            key,
+            page,
+            name,
+            outcome,
+            reviews.get((key, page), ""),
+            confidence,
+            exists=os.path.exists(name),
         )
     for key, page, dimension, term in db.execute(
         f"WITH {_NEWEST} SELECT key, page, dimension, term FROM final {only}"

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mlx_edugraph.pages.worksheets import WorksheetError, WorksheetRef, file_sha256
-from mlx_edugraph.prediction import Prediction
+from mlx_edugraph.prediction import DIMENSIONS, Prediction
+from mlx_edugraph.store.collection import CollectionPage
 from mlx_edugraph.store.review import Review
 from mlx_edugraph.store.sqlite_store import Store
 
@@ -118,3 +119,25 @@ def least_confident_first(entries: Iterable[Entry]) -> list[Entry]:
         return (not entry.unreviewed, confidence is None, confidence or 0.0, entry.key)
 
     return sorted(entries, key=order)
+
+
+def collection_page(entry: Entry) -> CollectionPage | None:
+    """The entry as a page of the collection, with its final labels (a person's where they
+    accepted or corrected them, else the prediction's); None before it has either."""
+    prediction, review = entry.prediction, entry.review
+    if prediction is None and review is None:
+        return None
+    if review is not None and review.is_truth:
+        terms = {d: set(review.labels.get(d, [])) for d in DIMENSIONS}
+    else:
+        terms = {d: set(prediction.terms(d)) if prediction else set() for d in DIMENSIONS}
+    return CollectionPage(
+        entry.sha256,
+        entry.ref.page,
+        str(entry.ref.path),
+        prediction.outcome if prediction else "labeled",
+        review.status if review else "",
+        prediction.min_confidence if prediction else None,
+        terms,
+        exists=entry.problem is None,
+    )
