@@ -201,6 +201,8 @@ def test_report_sections_markdown_and_bad_input(small_store: Path, tmp_path: Pat
     Store(empty).close()
     run = cli("report", "--db", empty, "--out", tmp_path / "e.html", *ONTOLOGY, home=home)
     assert run.returncode == 2 and "has no labeled pages yet" in run.stderr
+    run = cli("find", "--db", empty, "--area", "Arithmetic", *ONTOLOGY, home=home)
+    assert run.returncode == 2 and "has no labeled pages yet" in run.stderr
     run = cli("report", "--db", tmp_path / "none.sqlite", home=home)
     assert run.returncode == 2 and "no store at" in run.stderr
 

@@ -47,6 +47,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ontology", type=Path, help="EduGraph ontology file for the grammar")
     parser.add_argument(
+        "--collection",
+        type=int,
+        metavar="N",
+        help="time `report`, `find` and the TUI's coverage screen on a generated store of N "
+        "labeled pages (100000 for the targets)",
+    )
+    parser.add_argument(
         "--tune",
         action="store_true",
         help="time `tune` instead of labeling: steps/s, peak memory, time to a model in use "
@@ -93,6 +100,8 @@ def main(args: argparse.Namespace) -> int:
 
     if args.server:
         return _servers(args, say)
+    if args.collection:
+        return _collection(args, say)
     proxy = args.proxy or (None if args.model else "tiny")
     model = proxy_model(proxy, log=say) if proxy else args.model
     if args.tune:
@@ -121,6 +130,28 @@ def main(args: argparse.Namespace) -> int:
             log=say,
         )
     print(format_table(result))
+    return 0
+
+
+def _collection(args: argparse.Namespace, say) -> int:
+    from mlx_edugraph.benchmarks.collection_speed import (
+        format_collection_table,
+        run_collection_bench,
+    )
+    from mlx_edugraph.labels.ontology_source import resolve_ontology
+    from mlx_edugraph.tui.coverage_speed import coverage_screen_seconds
+
+    resolution = resolve_ontology(args.ontology)
+    if resolution.warning:
+        say(f"warning: {resolution.warning}")
+    with tempfile.TemporaryDirectory(prefix="mlx-edugraph-collection-") as tmp:
+        db = Path(tmp) / "labels.sqlite"
+        times = run_collection_bench(
+            db, args.collection, args.ontology, resolution.ontology, log=say
+        )
+        say("the TUI's coverage screen ...")
+        screen_s = coverage_screen_seconds(db, resolution.ontology)
+    print(format_collection_table(times, screen_s))
     return 0
 
 

@@ -74,6 +74,13 @@ def main(args: argparse.Namespace) -> int:
             wanted.setdefault(dimension, set()).update(found)
     try:
         with Store(db) as store:
+            if store.is_empty():
+                print(
+                    f"error: the store {db} has no labeled pages yet: run `mlx-edugraph label` "
+                    "(or `tui`) on your worksheets first",
+                    file=sys.stderr,
+                )
+                return 2
             matched = find(
                 store, wanted, reviewed=args.reviewed, min_confidence=args.min_confidence
             )

@@ -49,14 +49,14 @@ def main(args: argparse.Namespace) -> int:
     ontology = resolution.ontology
     try:
         with Store(db) as store:
-            everything = pages(store)
-            if not everything:
+            if store.is_empty():
                 print(
                     f"error: the store {db} has no labeled pages yet: run "
                     "`mlx-edugraph label` (or `tui`) on your worksheets first",
                     file=sys.stderr,
                 )
                 return 2
+            everything = pages(store)
             groups = [(str(p), pages(store, [p])) for p in args.paths]
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -60,29 +60,37 @@ class Coverage:
 def coverage(pages: Sequence[CollectionPage], ontology: Ontology | None) -> Coverage:
     """The coverage of `pages`; without an ontology there are no trees or gaps (every term is
     then listed as unverified under `unknown`)."""
+    # Pages share term sets (a collection has few distinct answers): count the sets first,
+    # then walk each distinct set up the hierarchy once.
+    sets: dict[str, Counter] = {d: Counter() for d in DIMENSIONS}
+    pair_sets: Counter = Counter()
+    bins = [0] * CONFIDENCE_BINS
+    for page in pages:
+        for dimension in DIMENSIONS:
+            sets[dimension][frozenset(page.terms[dimension])] += 1
+        pair_sets[(frozenset(page.terms["Area"]), frozenset(page.terms["Scope"]))] += 1
+        if page.min_confidence is not None and page.source == "predicted":
+            bins[min(int(page.min_confidence * CONFIDENCE_BINS), CONFIDENCE_BINS - 1)] += 1
+    known = {name: term.dimension for name, term in ontology.terms.items()} if ontology else {}
     at: dict[str, Counter] = {d: Counter() for d in DIMENSIONS}
     below: dict[str, Counter] = {d: Counter() for d in DIMENSIONS}
     unknown: dict[str, Counter] = {d: Counter() for d in DIMENSIONS}
-    pairs: Counter = Counter()
-    bins = [0] * CONFIDENCE_BINS
-    ancestors: dict[str, set[str]] = {}
-    for page in pages:
-        for dimension in DIMENSIONS:
+    for dimension in DIMENSIONS:
+        for terms, count in sets[dimension].items():
             covered: set[str] = set()
-            for term in page.terms[dimension]:
-                if ontology is None or ontology.dimension_of(term) != dimension:
-                    unknown[dimension][term] += 1
+            for term in terms:
+                if known.get(term) != dimension:
+                    unknown[dimension][term] += count
                     continue
-                at[dimension][term] += 1
-                if term not in ancestors:
-                    ancestors[term] = ontology.ancestors(term) | {term}
-                covered |= ancestors[term]
-            below[dimension].update(covered)
-        for area in page.terms["Area"]:
-            for scope in page.terms["Scope"]:
-                pairs[(area, scope)] += 1
-        if page.source == "predicted" and page.min_confidence is not None:
-            bins[min(int(page.min_confidence * CONFIDENCE_BINS), CONFIDENCE_BINS - 1)] += 1
+                at[dimension][term] += count
+                covered |= ontology.ancestors(term) | {term}
+            for term in covered:
+                below[dimension][term] += count
+    pairs: Counter = Counter()
+    for (areas, scopes), count in pair_sets.items():
+        for area in areas:
+            for scope in scopes:
+                pairs[(area, scope)] += count
     trees: dict[str, list[Node]] = {}
     gaps: dict[str, dict[str, list[str]]] = {}
     if ontology is not None:

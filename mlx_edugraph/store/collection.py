@@ -35,6 +35,22 @@ _NEWEST = """
 """Common table expressions: each page's newest prediction, the settled reviews, and the
 final (dimension, term) rows of every page."""
 
+_HAVING_TERM = """
+    SELECT t.key, t.page FROM prediction_terms AS t
+    JOIN newest_predictions AS n
+        ON n.key = t.key AND n.page = t.page AND n.model_fingerprint = t.model_fingerprint
+    WHERE t.dimension = ? AND t.term IN ({marks}) AND NOT EXISTS (
+        SELECT 1 FROM reviews AS r WHERE r.key = t.key AND r.page = t.page
+        AND r.status IN ('accepted', 'corrected')
+    )
+    UNION
+    SELECT t.key, t.page FROM review_terms AS t
+    JOIN reviews AS r ON r.key = t.key AND r.page = t.page
+    WHERE t.dimension = ? AND t.term IN ({marks}) AND r.status IN ('accepted', 'corrected')
+"""
+"""Pages whose final labels hold one of some terms of a dimension, found through the term
+indexes (the filter inside each branch, not after the union)."""
+
 
 @dataclass
 class CollectionPage:
@@ -81,11 +97,12 @@ def find(
     for dimension, terms in wanted.items():
         if terms:
             marks = ", ".join("?" * len(terms))
-            selects.append(f"SELECT key, page FROM final WHERE dimension = ? AND term IN ({marks})")
-            args += [dimension, *sorted(terms)]
+            # Compound selects chain left to right: each dimension's union is its own subquery.
+            selects.append(f"SELECT key, page FROM ({_HAVING_TERM.format(marks=marks)})")
+            args += [dimension, *sorted(terms)] * 2
     if not selects:
         raise ValueError("give at least one term")
-    keys = store._db.execute(f"WITH {_NEWEST} " + " INTERSECT ".join(selects), args).fetchall()
+    keys = store._db.execute(" INTERSECT ".join(selects), args).fetchall()
     matched = _load(store, keys)
     if reviewed:
         matched = [p for p in matched if p.source == "reviewed"]
@@ -102,22 +119,43 @@ def find(
 def _load(store: Store, keys: list[tuple[str, int]] | None) -> list[CollectionPage]:
     """The pages with these (key, page) pairs (None: all of them), with their final labels."""
     db = store._db
-    only = ""
-    if keys is not None:
+    if keys is None:
+        pages_sql = f"WITH {_NEWEST} SELECT key, page, path, outcome, min_confidence FROM newest"
+        terms_sql = f"WITH {_NEWEST} SELECT key, page, dimension, term FROM final"
+        reviews_sql = "SELECT key, page, status FROM reviews"
+    else:
+        # Only the chosen pages, each looked up by its index: no pass over the whole store.
         db.execute("CREATE TEMP TABLE IF NOT EXISTS chosen (key TEXT, page INTEGER)")
         db.execute("DELETE FROM chosen")
         db.executemany("INSERT INTO chosen VALUES (?, ?)", keys)
-        only = "JOIN chosen USING (key, page)"
-    reviews = {
-        (key, page): status
-        for key, page, status in db.execute(f"SELECT key, page, status FROM reviews {only}")
-    }
+        pages_sql = """
+            SELECT p.key, p.page, p.path, p.outcome, p.min_confidence
+            FROM chosen AS c JOIN newest_predictions AS n ON n.key = c.key AND n.page = c.page
+            JOIN predictions AS p
+                ON p.key = n.key AND p.page = n.page AND p.model_fingerprint = n.model_fingerprint
+        """
+        terms_sql = """
+            SELECT t.key, t.page, t.dimension, t.term
+            FROM chosen AS c JOIN reviews AS r ON r.key = c.key AND r.page = c.page
+            JOIN review_terms AS t ON t.key = r.key AND t.page = r.page
+            WHERE r.status IN ('accepted', 'corrected')
+            UNION ALL
+            SELECT t.key, t.page, t.dimension, t.term
+            FROM chosen AS c JOIN newest_predictions AS n ON n.key = c.key AND n.page = c.page
+            JOIN prediction_terms AS t
+                ON t.key = n.key AND t.page = n.page AND t.model_fingerprint = n.model_fingerprint
+            WHERE NOT EXISTS (
+                SELECT 1 FROM reviews AS r WHERE r.key = c.key AND r.page = c.page
+                AND r.status IN ('accepted', 'corrected')
+            )
+        """
+        reviews_sql = (
+            "SELECT r.key, r.page, r.status FROM chosen AS c "
+            "JOIN reviews AS r ON r.key = c.key AND r.page = c.page"
+        )
+    reviews = {(key, page): status for key, page, status in db.execute(reviews_sql)}
     found: dict[tuple[str, int], CollectionPage] = {}
-    rows = db.execute(
-        f"WITH {_NEWEST} SELECT key, page, path, outcome, min_confidence FROM newest {only} "
-        "ORDER BY path, page"
-    )
-    for key, page, path, outcome, confidence in rows:
+    for key, page, path, outcome, confidence in db.execute(pages_sql):
         name = os.fsdecode(path)
         found[(key, page)] = CollectionPage(
             key,
@@ -128,15 +166,13 @@ def _load(store: Store, keys: list[tuple[str, int]] | None) -> list[CollectionPa
             confidence,
             exists=os.path.exists(name),
         )
-    for key, page, dimension, term in db.execute(
-        f"WITH {_NEWEST} SELECT key, page, dimension, term FROM final {only}"
-    ):
+    for key, page, dimension, term in db.execute(terms_sql):
         entry = found.get((key, page))
         if entry is not None and dimension in entry.terms:
             entry.terms[dimension].add(term)
     if keys is not None:
         db.execute("DELETE FROM chosen")
-    return list(found.values())
+    return sorted(found.values(), key=lambda p: (p.path, p.page))
 
 
 def _under(found: list[CollectionPage], roots: Iterable[Path]) -> list[CollectionPage]:

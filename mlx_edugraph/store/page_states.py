@@ -127,10 +127,13 @@ def collection_page(entry: Entry) -> CollectionPage | None:
     prediction, review = entry.prediction, entry.review
     if prediction is None and review is None:
         return None
+    terms: dict[str, set[str]] = {d: set() for d in DIMENSIONS}
     if review is not None and review.is_truth:
-        terms = {d: set(review.labels.get(d, [])) for d in DIMENSIONS}
-    else:
-        terms = {d: set(prediction.terms(d)) if prediction else set() for d in DIMENSIONS}
+        for dimension in DIMENSIONS:
+            terms[dimension].update(review.labels.get(dimension, ()))
+    elif prediction is not None:
+        for label in prediction.labels:
+            terms.setdefault(label.dimension, set()).add(label.term)
     return CollectionPage(
         entry.sha256,
         entry.ref.page,
@@ -141,3 +144,8 @@ def collection_page(entry: Entry) -> CollectionPage | None:
         terms,
         exists=entry.problem is None,
     )
+
+
+def collection_pages(entries: Iterable[Entry]) -> list[CollectionPage]:
+    """`collection_page` of every entry that has results."""
+    return [page for entry in entries if (page := collection_page(entry)) is not None]

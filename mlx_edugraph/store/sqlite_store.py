@@ -363,6 +363,10 @@ class Store:
         )
         return [_path(row[0]) for row in rows]
 
+    def is_empty(self) -> bool:
+        """True when no page has a prediction yet."""
+        return self._db.execute("SELECT 1 FROM predictions LIMIT 1").fetchone() is None
+
     def labeled_by(self, fingerprints: Iterable[str]) -> list[tuple[str, int]]:
         """Pages (content key, page number) that any of these models labeled, in path order."""
         wanted = sorted(set(fingerprints))
