@@ -7,7 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from mlx_edugraph.commands.input_options import add_store_arguments
+from mlx_edugraph.commands.input_options import (
+    Refused,
+    add_store_arguments,
+    command_ontology,
+    existing_store,
+)
 from mlx_edugraph.prediction import DIMENSIONS
 
 
@@ -37,9 +42,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mlx_edugraph.labels.ontology import OntologyError
-    from mlx_edugraph.labels.ontology_source import resolve_ontology
-    from mlx_edugraph.paths import data_dir
     from mlx_edugraph.store.collection import find
     from mlx_edugraph.store.sqlite_store import Store, StoreError
 
@@ -50,19 +52,12 @@ def main(args: argparse.Namespace) -> int:
     if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
         print("error: --min-confidence must be between 0 and 1", file=sys.stderr)
         return 2
-    db = args.db or data_dir() / "labels.sqlite"
-    if not db.is_file():
-        print(f"error: no store at {db}: label some worksheets first", file=sys.stderr)
-        return 2
     try:
-        resolution = resolve_ontology(args.ontology, version=args.ontology_version)
-    except OntologyError as exc:
+        db = existing_store(args)
+        ontology = command_ontology(args, unverified="; terms match exactly, not their parts")
+    except Refused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    ontology = resolution.ontology
-    if resolution.warning:
-        print(f"warning: {resolution.warning}; terms match exactly, without descendants",
-              file=sys.stderr)  # fmt: skip
     wanted: dict[str, set[str]] = {}
     for dimension, terms in asked.items():
         for term in terms:

@@ -7,7 +7,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from mlx_edugraph.commands.input_options import add_input_arguments
+from mlx_edugraph.commands.input_options import Refused, add_input_arguments, command_ontology
 from mlx_edugraph.commands.server_options import add_server_arguments, prompt_source, remote_options
 
 EXIT_MODEL_FAILED = 3
@@ -80,8 +80,6 @@ def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.labeling.batch import run
     from mlx_edugraph.labeling.engine_choice import make_engine
     from mlx_edugraph.labeling.progress import Progress, Summary
-    from mlx_edugraph.labels.ontology import OntologyError
-    from mlx_edugraph.labels.ontology_source import resolve_ontology
     from mlx_edugraph.model.location import ModelNotFound, resolve_model
     from mlx_edugraph.model.versions import ModelChoice, choose
     from mlx_edugraph.pages.worksheets import discover
@@ -120,12 +118,10 @@ def main(args: argparse.Namespace) -> int:
     paths = [p for p in paths if p.exists()]
 
     try:
-        resolution = resolve_ontology(args.ontology, version=args.ontology_version)
-    except OntologyError as exc:
+        ontology = command_ontology(args)
+    except Refused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if resolution.warning:
-        print(f"warning: {resolution.warning}", file=sys.stderr)
 
     refs = list(discover(paths, pages=parse_pages(args.pages)))
     try:
@@ -153,7 +149,7 @@ def main(args: argparse.Namespace) -> int:
             adapter=choice.adapter if choice else None,
             version=choice.version if choice else "",
             servers=args.server,
-            ontology=resolution.ontology,
+            ontology=ontology,
             max_pixels=args.max_pixels,
             max_tokens=args.max_tokens,
             constrain=not args.no_constrain,

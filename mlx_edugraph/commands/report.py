@@ -7,7 +7,12 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlx_edugraph.commands.input_options import add_store_arguments
+from mlx_edugraph.commands.input_options import (
+    Refused,
+    add_store_arguments,
+    command_ontology,
+    existing_store,
+)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -27,26 +32,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.evaluation.coverage import coverage
     from mlx_edugraph.evaluation.coverage_report import Section, html_report, markdown_report
-    from mlx_edugraph.labels.ontology import OntologyError
-    from mlx_edugraph.labels.ontology_source import resolve_ontology
-    from mlx_edugraph.paths import data_dir, write_atomic
+    from mlx_edugraph.paths import write_atomic
     from mlx_edugraph.store.collection import pages
     from mlx_edugraph.store.sqlite_store import Store, StoreError
 
     fmt = args.format or ("md" if args.out and args.out.suffix.lower() == ".md" else "html")
     out = args.out or Path(f"coverage-report.{fmt}")
-    db = args.db or data_dir() / "labels.sqlite"
-    if not db.is_file():
-        print(f"error: no store at {db}: label some worksheets first", file=sys.stderr)
-        return 2
     try:
-        resolution = resolve_ontology(args.ontology, version=args.ontology_version)
-    except OntologyError as exc:
+        db = existing_store(args)
+        ontology = command_ontology(args)
+    except Refused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if resolution.warning:
-        print(f"warning: {resolution.warning}", file=sys.stderr)
-    ontology = resolution.ontology
     try:
         with Store(db) as store:
             if store.is_empty():

@@ -7,7 +7,12 @@ import signal
 import sys
 from pathlib import Path
 
-from mlx_edugraph.commands.input_options import add_input_arguments
+from mlx_edugraph.commands.input_options import (
+    Refused,
+    add_input_arguments,
+    command_ontology,
+    existing_store,
+)
 
 LEARNING_RATE = 1e-4
 """For the 4B: ten times mlx-vlm's default, usual for LoRA on tens to hundreds of examples."""
@@ -86,10 +91,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.commands.model_choice import base_model
     from mlx_edugraph.evaluation.truth import TruthError
-    from mlx_edugraph.labels.ontology import OntologyError
-    from mlx_edugraph.labels.ontology_source import resolve_ontology
     from mlx_edugraph.model.vlm import AdapterSettings
-    from mlx_edugraph.paths import data_dir
     from mlx_edugraph.store.sqlite_store import Store, StoreError
     from mlx_edugraph.tuning.run import Interrupted, TuneError, TuneOptions, tune
     from mlx_edugraph.tuning.split import TooFewPages
@@ -105,28 +107,19 @@ def main(args: argparse.Namespace) -> int:
     base = base_model(args)
     if base is None:
         return 2
+    store = None
     try:
-        resolution = resolve_ontology(args.ontology, version=args.ontology_version)
-    except OntologyError as exc:
+        ontology = command_ontology(args)
+        if args.truth is None:
+            db = existing_store(
+                args,
+                first="label worksheets and review them in `mlx-edugraph tui` (or give "
+                "--truth FILE)",
+            )
+            store = Store(db)
+    except (Refused, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if resolution.warning:
-        print(f"warning: {resolution.warning}", file=sys.stderr)
-    store = None
-    if args.truth is None:
-        db = args.db or data_dir() / "labels.sqlite"
-        if not db.is_file():
-            print(
-                f"error: no store at {db}: label worksheets and review them in "
-                "`mlx-edugraph tui` first, or give --truth FILE",
-                file=sys.stderr,
-            )
-            return 2
-        try:
-            store = Store(db)
-        except StoreError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
     learning_rate = args.learning_rate or (DEMO_LEARNING_RATE if args.demo else LEARNING_RATE)
     options = TuneOptions(
         base=base,
@@ -147,7 +140,7 @@ def main(args: argparse.Namespace) -> int:
         promote=args.promote,
         resume=args.resume,
         max_pixels=args.max_pixels,
-        ontology=resolution.ontology,
+        ontology=ontology,
     )
     bar = TrainingBar()
     stop = _StopOnInterrupt()
