@@ -102,7 +102,7 @@ def find(
             args += [dimension, *sorted(terms)] * 2
     if not selects:
         raise ValueError("give at least one term")
-    keys = store._db.execute(" INTERSECT ".join(selects), args).fetchall()
+    keys = store.query(" INTERSECT ".join(selects), args).fetchall()
     matched = _load(store, keys)
     if reviewed:
         matched = [p for p in matched if p.source == "reviewed"]
@@ -118,16 +118,15 @@ def find(
 
 def _load(store: Store, keys: list[tuple[str, int]] | None) -> list[CollectionPage]:
     """The pages with these (key, page) pairs (None: all of them), with their final labels."""
-    db = store._db
     if keys is None:
         pages_sql = f"WITH {_NEWEST} SELECT key, page, path, outcome, min_confidence FROM newest"
         terms_sql = f"WITH {_NEWEST} SELECT key, page, dimension, term FROM final"
         reviews_sql = "SELECT key, page, status FROM reviews"
     else:
         # Only the chosen pages, each looked up by its index: no pass over the whole store.
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS chosen (key TEXT, page INTEGER)")
-        db.execute("DELETE FROM chosen")
-        db.executemany("INSERT INTO chosen VALUES (?, ?)", keys)
+        store.query("CREATE TEMP TABLE IF NOT EXISTS chosen (key TEXT, page INTEGER)")
+        store.query("DELETE FROM chosen")
+        store.fill_temp("INSERT INTO chosen VALUES (?, ?)", keys)
         pages_sql = """
             SELECT p.key, p.page, p.path, p.outcome, p.min_confidence
             FROM chosen AS c JOIN newest_predictions AS n ON n.key = c.key AND n.page = c.page
@@ -153,9 +152,9 @@ def _load(store: Store, keys: list[tuple[str, int]] | None) -> list[CollectionPa
             "SELECT r.key, r.page, r.status FROM chosen AS c "
             "JOIN reviews AS r ON r.key = c.key AND r.page = c.page"
         )
-    reviews = {(key, page): status for key, page, status in db.execute(reviews_sql)}
+    reviews = {(key, page): status for key, page, status in store.query(reviews_sql)}
     found: dict[tuple[str, int], CollectionPage] = {}
-    for key, page, path, outcome, confidence in db.execute(pages_sql):
+    for key, page, path, outcome, confidence in store.query(pages_sql):
         name = os.fsdecode(path)
         found[(key, page)] = CollectionPage(
             key,
@@ -166,12 +165,12 @@ def _load(store: Store, keys: list[tuple[str, int]] | None) -> list[CollectionPa
             confidence,
             exists=os.path.exists(name),
         )
-    for key, page, dimension, term in db.execute(terms_sql):
+    for key, page, dimension, term in store.query(terms_sql):
         entry = found.get((key, page))
         if entry is not None and dimension in entry.terms:
             entry.terms[dimension].add(term)
     if keys is not None:
-        db.execute("DELETE FROM chosen")
+        store.query("DELETE FROM chosen")
     return sorted(found.values(), key=lambda p: (p.path, p.page))
 
 

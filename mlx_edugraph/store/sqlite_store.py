@@ -363,6 +363,15 @@ class Store:
         )
         return [_path(row[0]) for row in rows]
 
+    def query(self, sql: str, args: Iterable = ()) -> sqlite3.Cursor:
+        """Run a read query on the store's connection (the collection's questions, which join
+        the term index); it may fill TEMP tables, which live outside the file."""
+        return self._db.execute(sql, tuple(args))
+
+    def fill_temp(self, sql: str, rows: Iterable[tuple]) -> None:
+        """`executemany` into a TEMP table (the pages a collection query is about)."""
+        self._db.executemany(sql, rows)
+
     def is_empty(self) -> bool:
         """True when no page has a prediction yet."""
         return self._db.execute("SELECT 1 FROM predictions LIMIT 1").fetchone() is None
