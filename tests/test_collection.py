@@ -153,7 +153,7 @@ def test_coverage_counts_along_the_hierarchy(small_store: Path) -> None:
     assert (nodes["Arithmetic"].at, nodes["Arithmetic"].below) == (0, 2)
     assert nodes["MeasuringTime"].below == 3 and nodes["Mathematics"].below == 5
     assert "IntegerMultiplication" not in found.gaps["Area"]["Arithmetic"]
-    assert "IntegerDivision" in found.gaps["Area"]["Arithmetic"]
+    assert "RationalsArithmetic" in found.gaps["Area"]["Arithmetic"]
     assert found.gaps["Area"].get("Geometry") in (["Geometry"], None)
     assert found.cooccurrence[("MeasuringTime", "AnalogClock")] == 3
     assert sum(found.confidence) == 3  # the predicted pages; reviewed ones have no confidence
@@ -170,7 +170,7 @@ def test_report_html_is_self_contained_and_draws_in_a_browser(tmp_path: Path) ->
         assert absent not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     for part in (
         "Area coverage",
-        "Scope gaps",
+        "Area gaps",
         "Area &times; Scope",
         "Confidence",
         "InventedSkill",
