@@ -18,18 +18,15 @@ class Failure(Exception):
 
 
 def ontology_of(args: argparse.Namespace):
-    from mlx_edugraph.labels.ontology import OntologyError
-    from mlx_edugraph.labels.ontology_source import resolve_ontology
+    from mlx_edugraph.commands.input_options import Refused, command_ontology
 
     try:
-        resolution = resolve_ontology(args.ontology, version=args.ontology_version)
-    except OntologyError as exc:
+        ontology = command_ontology(args)
+    except Refused as exc:
         raise Failure(str(exc)) from None
-    if resolution.warning:
-        print(f"warning: {resolution.warning}", file=sys.stderr)
-    if args.hierarchy and resolution.ontology is None:
+    if args.hierarchy and ontology is None:
         raise Failure("--hierarchy needs the ontology (pass --ontology FILE)")
-    return resolution.ontology
+    return ontology
 
 
 def open_store(args: argparse.Namespace):
