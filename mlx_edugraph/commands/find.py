@@ -112,13 +112,13 @@ def _check(term: str, dimension: str, ontology) -> str | None:
 
 
 def _under_paths(store, matched, paths: list[Path]):
-    from mlx_edugraph.store.collection import pages
+    from mlx_edugraph.store.collection import pages, under_paths
 
+    stored = pages(store)  # read once: a path with no stored pages is reported, not just empty
     for path in paths:
-        if not pages(store, [path]):
+        if not under_paths(stored, [path]):
             print(f"warning: no stored pages under {path}", file=sys.stderr)
-    roots = {(p.key, p.page) for p in pages(store, paths)}
-    return [page for page in matched if (page.key, page.page) in roots]
+    return under_paths(matched, paths)
 
 
 def _line(page) -> str:

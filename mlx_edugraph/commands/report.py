@@ -33,7 +33,7 @@ def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.evaluation.coverage import coverage
     from mlx_edugraph.evaluation.coverage_report import Section, html_report, markdown_report
     from mlx_edugraph.paths import write_atomic
-    from mlx_edugraph.store.collection import pages
+    from mlx_edugraph.store.collection import pages, under_paths
     from mlx_edugraph.store.sqlite_store import Store, StoreError
 
     fmt = args.format or ("md" if args.out and args.out.suffix.lower() == ".md" else "html")
@@ -53,8 +53,8 @@ def main(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            everything = pages(store)
-            groups = [(str(p), pages(store, [p])) for p in args.paths]
+            everything = pages(store)  # read once; each path's section is a filter of it
+            groups = [(str(p), under_paths(everything, [p])) for p in args.paths]
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

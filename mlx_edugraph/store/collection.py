@@ -80,7 +80,7 @@ class CollectionPage:
 def pages(store: Store, under: Iterable[Path] = ()) -> list[CollectionPage]:
     """Every page in the store (or under the folders and files `under`), in path order."""
     found = _load(store, None)
-    return _under(found, under) if under else found
+    return under_paths(found, under) if under else found
 
 
 def find(
@@ -174,7 +174,8 @@ def _load(store: Store, keys: list[tuple[str, int]] | None) -> list[CollectionPa
     return sorted(found.values(), key=lambda p: (p.path, p.page))
 
 
-def _under(found: list[CollectionPage], roots: Iterable[Path]) -> list[CollectionPage]:
+def under_paths(found: list[CollectionPage], roots: Iterable[Path]) -> list[CollectionPage]:
+    """The pages of `found` at or under any of the files and folders `roots`."""
     prefixes = [str(Path(root).resolve()) for root in roots]
     return [
         page
