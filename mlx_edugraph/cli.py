@@ -18,13 +18,15 @@ COMMANDS: dict[str, str] = {
     "bench": "Time the naive mlx-vlm path against our engine on the same model and worksheets.",
     "tui": "Review worksheets beside their labels in the terminal, labeling in the background.",
     "export": "Export the store's labels (reviewed where a person settled them).",
+    "import-reviews": "Take a Label Studio export's annotations into the store as reviews.",
     "eval": "Measure label quality against reviewed labels, or compare two model builds.",
     "tune": "Learn from reviewed pages (LoRA), prove it on held-out pages, version the result.",
     "versions": "List a model's tuned versions and switch between them.",
     "report": "What a collection covers: trees of the ontology with counts, gaps, progress.",
     "find": "Find the pages that practise given competences (a term and what is part of it).",
 }
-"""Subcommand name -> one-line help; the module `mlx_edugraph.commands.<name>` implements it."""
+"""Subcommand name -> one-line help; the module `mlx_edugraph.commands.<name>` implements it
+(a `-` in the name is a `_` in the module's)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,14 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mlx-edugraph {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, summary in COMMANDS.items():
-        module = importlib.import_module(f"mlx_edugraph.commands.{name}")
+        module = _command_module(name)
         module.configure_parser(sub.add_parser(name, help=summary, description=summary))
     return parser
 
 
+def _command_module(name: str):
+    return importlib.import_module(f"mlx_edugraph.commands.{name.replace('-', '_')}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    module = importlib.import_module(f"mlx_edugraph.commands.{args.command}")
+    module = _command_module(args.command)
     try:
         return module.main(args) or 0
     except KeyboardInterrupt:

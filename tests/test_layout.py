@@ -18,6 +18,7 @@ STAGES = (
     "pages",
     "labels",
     "store",
+    "labelstudio",
     "model",
     "servers",
     "labeling",

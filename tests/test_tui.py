@@ -224,11 +224,13 @@ def test_export_command_writes_label_studio_predictions(labeled_db: Path, tmp_pa
     )
     assert result.returncode == 0, result.stderr
     tasks = json.loads(out.read_text())
-    by_name = {Path(t["data"]["image"]).name + str(t["data"]["page"]): t for t in tasks}
+    by_name = {Path(t["data"]["path"]).name + str(t["data"]["page"]): t for t in tasks}
+    assert by_name["001-addition.png0"]["data"]["image"].startswith("/data/local-files/?d=")
     addition = by_name["001-addition.png0"]["predictions"][0]
     assert addition["model_version"] and 0 < addition["score"] <= 1
-    areas = [r["value"]["choices"] for r in addition["result"] if r["from_name"] == "Area"]
-    assert areas == [["IntegerAddition"]]
+    areas = [r["value"]["taxonomy"] for r in addition["result"] if r["from_name"] == "Area"]
+    assert [path[-1] for path in areas[0]] == ["IntegerAddition"]
+    assert out.with_name("tasks.label_config.xml").is_file()
     assert by_name["001-addition.png0"]["meta"]["source"] in ("predicted", "accepted", "corrected")
 
 

@@ -433,10 +433,14 @@ class ReviewApp(App):
         )
 
     def action_export(self) -> None:
-        from mlx_edugraph.store.export_reviewed import export_reviewed, reviewed_pages
+        from mlx_edugraph.labelstudio.export import export_label_studio
+        from mlx_edugraph.store.export_reviewed import export_reviewed, format_for, reviewed_pages
 
         def export(path: Path) -> int:
-            return export_reviewed(reviewed_pages(self.store, self.fingerprint), path)
+            pages = list(reviewed_pages(self.store, self.fingerprint))
+            if format_for(path) == "labelstudio":
+                return export_label_studio(pages, path, self.ontology).count
+            return export_reviewed(pages, path)
 
         self.push_screen(ExportScreen(Path.cwd() / "labels-reviewed.jsonl", export))
 

@@ -1,5 +1,5 @@
 """Export the labels of a review session: the reviewed labels where a person settled them, the
-predicted ones elsewhere, always saying which (JSONL, CSV, Label Studio predictions JSON).
+predicted ones elsewhere, always saying which (JSONL, CSV; Label Studio tasks: `labelstudio`).
 
 Writes are atomic (temp file + rename): a failed export leaves the previous file intact.
 """
@@ -105,42 +105,6 @@ def to_reviewed_csv(pages: Iterable[ReviewedPage]) -> str:
     return buffer.getvalue()
 
 
-def _choices(labels: dict[str, list[str]]) -> list[dict]:
-    return [
-        {
-            "from_name": dimension,
-            "to_name": "image",
-            "type": "choices",
-            "value": {"choices": list(labels[dimension])},
-        }
-        for dimension in DIMENSIONS
-        if labels.get(dimension)
-    ]
-
-
-def to_label_studio(pages: Iterable[ReviewedPage]) -> str:
-    """Label Studio tasks: the model's labels as `predictions` (model_version, score), a
-    person's settled labels as `annotations`; provenance in `meta`."""
-    tasks = []
-    for page in pages:
-        p = page.prediction
-        task: dict = {
-            "data": {"image": p.path, "page": p.page},
-            "predictions": [
-                {
-                    "model_version": p.provenance.model_fingerprint or p.provenance.model,
-                    "score": p.min_confidence,
-                    "result": _choices(predicted_labels(p)),
-                }
-            ],
-            "meta": {k: v for k, v in page.record().items() if k not in DIMENSIONS},
-        }
-        if page.review is not None and page.review.is_truth:
-            task["annotations"] = [{"result": _choices(page.review.labels)}]
-        tasks.append(task)
-    return json.dumps(tasks, ensure_ascii=False, indent=1) + "\n"
-
-
 def format_for(path: Path, fmt: str | None = None) -> str:
     """The export format: `fmt`, else from the suffix (.csv, .json -> Label Studio, else JSONL)."""
     if fmt:
@@ -152,8 +116,9 @@ def format_for(path: Path, fmt: str | None = None) -> str:
 
 
 def export_reviewed(pages: Iterable[ReviewedPage], path: Path, fmt: str | None = None) -> int:
-    """Write the pages to `path` atomically; returns how many were written."""
+    """Write the pages to `path` atomically as JSONL or CSV; returns how many were written.
+    (Label Studio's format is `labelstudio.export`'s: it needs the ontology and the images.)"""
     rows = list(pages)
-    writer = {"jsonl": to_reviewed_jsonl, "csv": to_reviewed_csv, "labelstudio": to_label_studio}
-    write_atomic(Path(path), writer[format_for(path, fmt)](rows).encode())
+    writer = {"jsonl": to_reviewed_jsonl, "csv": to_reviewed_csv}[format_for(path, fmt)]
+    write_atomic(Path(path), writer(rows).encode())
     return len(rows)

@@ -32,6 +32,12 @@ class Review:
     """The person agrees the page is not K-4 math material (no labels)."""
     note: str = ""
     updated_at: str = ""
+    reviewer: str = ""
+    """Who made it, where known (a Label Studio annotator)."""
+    origin: str = ""
+    """Where it was made, when not in this tool (e.g. "label-studio task 12 annotation 30")."""
+    unknown_terms: list[str] = field(default_factory=list)
+    """Terms the ontology lacked when the review came in: kept, and flagged here."""
 
     @property
     def is_truth(self) -> bool:

@@ -363,6 +363,14 @@ class Store:
         )
         return [_path(row[0]) for row in rows]
 
+    def keys_at(self, path: str, page: int) -> list[str]:
+        """Content keys of the pages seen at `path`, the newest sighting first."""
+        rows = self._db.execute(
+            "SELECT key FROM worksheet_paths WHERE path = ? AND page = ? ORDER BY seen_at DESC",
+            (_text(path), page),
+        )
+        return [_path(row[0]) for row in rows]
+
     def query(self, sql: str, args: Iterable = ()) -> sqlite3.Cursor:
         """Run a read query on the store's connection (the collection's questions, which join
         the term index); it may fill TEMP tables, which live outside the file."""
@@ -402,28 +410,38 @@ class Store:
         """Save a person's review at once (one transaction); returns it with its timestamp."""
         review.updated_at = _now()
         with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?)",
-                (
-                    review.sha256,
-                    review.page,
-                    review.status,
-                    _json(review.to_dict()),
-                    review.updated_at,
-                ),
-            )
-            self._db.execute(
-                "DELETE FROM review_terms WHERE key = ? AND page = ?", (review.sha256, review.page)
-            )
-            self._db.executemany(
-                "INSERT INTO review_terms VALUES (?, ?, ?, ?)",
-                [
-                    (review.sha256, review.page, dimension, term)
-                    for dimension, terms in review.labels.items()
-                    for term in terms
-                ],
-            )
+            self._write_review(review)
         return review
+
+    def put_reviews(self, reviews: Iterable[Review]) -> None:
+        """Save reviews made elsewhere (imported), each with its own timestamp, in one
+        transaction: an interrupted import leaves the store as it was."""
+        with self._db:
+            for review in reviews:
+                self._write_review(review)
+
+    def _write_review(self, review: Review) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?)",
+            (
+                review.sha256,
+                review.page,
+                review.status,
+                _json(review.to_dict()),
+                review.updated_at,
+            ),
+        )
+        self._db.execute(
+            "DELETE FROM review_terms WHERE key = ? AND page = ?", (review.sha256, review.page)
+        )
+        self._db.executemany(
+            "INSERT INTO review_terms VALUES (?, ?, ?, ?)",
+            [
+                (review.sha256, review.page, dimension, term)
+                for dimension, terms in review.labels.items()
+                for term in terms
+            ],
+        )
 
     def delete_review(self, sha256: str, page: int) -> None:
         """Forget the review of a page (undo of its first review)."""

@@ -1,0 +1,190 @@
+"""The round trip with a real Label Studio (pip `label-studio`) on 127.0.0.1: export → a project
+with our labeling config and local-files storage → import the tasks → every image answers →
+annotations through its API → its JSON export → `import-reviews` → `eval` on those reviews."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from mlx_edugraph.labels.ontology import load_ontology
+from mlx_edugraph.labelstudio.config import outside_branch
+from mlx_edugraph.pages.samples import write_samples
+from mlx_edugraph.store.sqlite_store import Store
+from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
+from tests.conftest import ONTOLOGY_V04_TTL
+from tests.label_studio import run_label_studio
+
+KINDS = ("addition", "multiplication", "counting", "clock", "picture")
+ONTOLOGY = ("--ontology", str(ONTOLOGY_V04_TTL))
+
+
+def cli(*args, home: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mlx_edugraph", *map(str, args)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLX_EDUGRAPH_HOME": str(home)},
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Label Studio's document root: the worksheets and the export live below it."""
+    return tmp_path_factory.mktemp("studio-root")
+
+
+@pytest.fixture(scope="module")
+def studio(root: Path, tmp_path_factory: pytest.TempPathFactory):
+    yield from run_label_studio(tmp_path_factory.mktemp("studio-data"), root)
+
+
+@pytest.fixture(scope="module")
+def labeled(root: Path, taught_mlx_model: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Five worksheets (one named with a space) and a 2-page PDF, labeled by the taught model."""
+    folder = root / "worksheets"
+    write_samples(folder, 5, size=DEMO_PAGE_SIZE, kinds=KINDS, seed=910, pdf_pages=2)
+    (folder / "001-addition.png").rename(folder / "001 addition.png")
+    home = tmp_path_factory.mktemp("home")
+    db = home / "labels.sqlite"
+    run = cli("label", folder, "--model", taught_mlx_model, "--db", db, *ONTOLOGY, home=home)
+    assert run.returncode == 0, run.stderr
+    return db, home
+
+
+def name_of(task: dict) -> str:
+    return f"{Path(task['data']['path']).name} p{task['data']['page']}"
+
+
+def test_round_trip_through_label_studio(studio, root: Path, labeled, tmp_path) -> None:
+    db, home = labeled
+    tasks_file = root / "exports" / "tasks.json"
+    tasks_file.parent.mkdir()
+    run = cli("export", tasks_file, "--db", db, *ONTOLOGY, "--image-root", root, home=home)
+    assert run.returncode == 0, run.stderr
+    config = tasks_file.with_name("tasks.label_config.xml").read_text()
+    storages = re.search(r"Local files storage of (.+) \(docs", run.stderr).group(1).split(" and ")
+    assert sorted(storages) == [str(root / "exports"), str(root / "worksheets")]
+
+    # A project with our config, local-files storages as Label Studio's docs set them up.
+    project = studio.ok(
+        "POST", "/api/projects", {"title": "EduGraph review", "label_config": config}
+    )
+    for folder in storages:
+        studio.ok(
+            "POST",
+            "/api/storages/localfiles",
+            {"project": project["id"], "path": folder, "use_blob_urls": True, "title": folder},
+        )
+    tasks = json.loads(tasks_file.read_text())
+    imported = studio.ok("POST", f"/api/projects/{project['id']}/import", tasks)
+    assert imported["task_count"] == 7 and imported["prediction_count"] == 7
+
+    listed = studio.ok("GET", f"/api/tasks?project={project['id']}&page_size=100")["tasks"]
+    by_name = {name_of(task): task for task in listed}
+    assert set(by_name) == {
+        "001 addition.png p0",
+        "002-multiplication.png p0",
+        "003-counting.png p0",
+        "004-clock.png p0",
+        "005-picture.png p0",
+        "worksheets.pdf p1",
+        "worksheets.pdf p2",
+    }
+    for name, task in by_name.items():
+        answer = studio.call("GET", task["data"]["image"])
+        assert answer.status == 200, f"{name}: {task['data']['image']} answers {answer.status}"
+        assert answer.content_type.startswith("image/")
+        Image.open(io.BytesIO(answer.body)).verify()
+
+    # People review: accept, correct, confirm "not math material", change their mind (two
+    # annotations of one page, the newer wins), and choose a term the ontology lacks.
+    def annotate(name: str, result: list) -> None:
+        studio.ok("POST", f"/api/tasks/{by_name[name]['id']}/annotations/", {"result": result})
+
+    def predicted(name: str) -> list:
+        found = studio.ok("GET", f"/api/predictions?task={by_name[name]['id']}")
+        return found[0]["result"]
+
+    def taxonomy(dimension: str, *paths: list[str]) -> dict:
+        value = {"taxonomy": [list(p) for p in paths]}
+        return {"from_name": dimension, "to_name": "image", "type": "taxonomy", "value": value}
+
+    addition = ["Mathematics", "Arithmetic", "IntegerArithmetic", "IntegerAddition"]
+    annotate("001 addition.png p0", predicted("001 addition.png p0"))
+    corrected = [r for r in predicted("002-multiplication.png p0") if r["from_name"] != "Area"]
+    annotate("002-multiplication.png p0", [*corrected, taxonomy("Area", addition)])
+    annotate("005-picture.png p0", predicted("005-picture.png p0"))
+    annotate("004-clock.png p0", [taxonomy("Area", addition)])
+    annotate("004-clock.png p0", predicted("004-clock.png p0"))
+    invented = [outside_branch(load_ontology(ONTOLOGY_V04_TTL)), "MadeUpSkill"]
+    annotate("worksheets.pdf p1", [*predicted("worksheets.pdf p1"), taxonomy("Ability", invented)])
+
+    exported = tmp_path / "from-label-studio.json"
+    answer = studio.call("GET", f"/api/projects/{project['id']}/export?exportType=JSON")
+    assert answer.status == 200
+    exported.write_bytes(answer.body)
+
+    run = cli("import-reviews", exported, "--db", db, *ONTOLOGY, home=home)
+    assert run.returncode == 0, run.stderr
+    assert "imported 5 review(s)" in run.stdout and "3 accepted, 2 corrected" in run.stdout
+    assert "superseded: 1 older annotation" in run.stdout
+    assert "unknown terms: 1, kept and flagged" in run.stdout and "MadeUpSkill" in run.stdout
+    with Store(db) as store:
+        reviews = {f"{Path(r.path).name} p{r.page}": r for r in store.reviews()}
+    assert set(reviews) == {
+        "001 addition.png p0",
+        "002-multiplication.png p0",
+        "004-clock.png p0",
+        "005-picture.png p0",
+        "worksheets.pdf p1",
+    }
+    assert reviews["001 addition.png p0"].status == "accepted"
+    assert reviews["002-multiplication.png p0"].status == "corrected"
+    assert reviews["002-multiplication.png p0"].labels["Area"] == ["IntegerAddition"]
+    assert reviews["004-clock.png p0"].status == "accepted"  # the newer annotation won
+    assert reviews["005-picture.png p0"].unsupported
+    assert reviews["worksheets.pdf p1"].unknown_terms == ["MadeUpSkill"]
+    assert "MadeUpSkill" in reviews["worksheets.pdf p1"].labels["Ability"]
+    assert all(r.reviewer == "label-studio user 1" for r in reviews.values())
+    assert all(r.origin.startswith("label-studio task ") for r in reviews.values())
+
+    rerun = cli("import-reviews", exported, "--db", db, *ONTOLOGY, home=home)
+    assert rerun.returncode == 0 and "imported 0 review(s)" in rerun.stdout
+    assert "unchanged: 5 page(s)" in rerun.stdout
+
+    # Label Studio stopped mid-import and the import was run again: every task is there
+    # twice. One page annotated anew in its copy still gives one review per page.
+    studio.ok("POST", f"/api/projects/{project['id']}/import", tasks)
+    listed = studio.ok("GET", f"/api/tasks?project={project['id']}&page_size=100")["tasks"]
+    assert len(listed) == 14
+    copy = max((t for t in listed if name_of(t) == "003-counting.png p0"), key=lambda t: t["id"])
+    again = {"result": predicted_of(studio, copy)}
+    studio.ok("POST", f"/api/tasks/{copy['id']}/annotations/", again)
+    answer = studio.call("GET", f"/api/projects/{project['id']}/export?exportType=JSON")
+    exported.write_bytes(answer.body)
+    run = cli("import-reviews", exported, "--db", db, *ONTOLOGY, home=home)
+    assert run.returncode == 0, run.stderr
+    assert "imported 1 review(s)" in run.stdout and "unchanged: 5 page(s)" in run.stdout
+    with Store(db) as store:
+        assert len(list(store.reviews())) == 6
+
+    scored = cli("eval", "--latest", "--db", db, *ONTOLOGY, "--json", home=home)
+    assert scored.returncode == 0, scored.stderr
+    figures = json.loads(scored.stdout)
+    # Six reviewed pages; the corrected page and the one given an invented term differ.
+    assert figures["pages"] == 6 and figures["exact_match"] == pytest.approx(4 / 6)
+
+
+def predicted_of(studio, task: dict) -> list:
+    return studio.ok("GET", f"/api/predictions?task={task['id']}")[0]["result"]
