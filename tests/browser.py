@@ -1,5 +1,6 @@
 """Headless Chromium (Debian's package) driven over the DevTools protocol: open a page, collect
-console errors and exceptions, measure elements, take a screenshot. No browser download."""
+console errors and exceptions, measure elements, wait for a condition, take a screenshot. No
+browser download."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,11 +45,47 @@ class PageVisit:
 
 def visit(page: Path, selector: str = "svg", *, screenshot: bool = False) -> PageVisit:
     """Load `page` (a file) in headless Chromium; the sizes of the elements matching `selector`."""
+    with _devtools("1280,2000") as socket:
+        return _drive(socket, page, selector, screenshot)
+
+
+def wait_in_page(
+    url: str,
+    condition: str,
+    *,
+    cookies: list[dict] = (),
+    timeout: float = 90.0,
+    window: str = "1400,1000",
+) -> tuple[object, bytes]:
+    """Open `url` (with `cookies`, e.g. a signed-in session) and evaluate the JavaScript
+    expression `condition` every half second until it is truthy; its value and a screenshot.
+    Raises TimeoutError with the last value when it never is."""
+    with _devtools(window) as socket:
+        call = _caller(socket, PageVisit())
+        call("Page.enable")
+        if cookies:
+            call("Network.setCookies", cookies=list(cookies))
+        call("Page.navigate", url=url)
+        deadline = time.monotonic() + timeout
+        value = None
+        while time.monotonic() < deadline:
+            result = call("Runtime.evaluate", expression=condition, returnByValue=True)
+            value = result.get("result", {}).get("value")
+            if value:
+                shot = call("Page.captureScreenshot", format="png")
+                return value, base64.b64decode(shot["data"])
+            time.sleep(0.5)
+        raise TimeoutError(f"{condition} did not hold in {timeout:.0f} s (last value {value!r})")
+
+
+@contextmanager
+def _devtools(window: str) -> Iterator:
+    """A headless Chromium of its own (fresh profile) and a DevTools socket to a blank tab."""
     from websockets.sync.client import connect
 
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
         process = subprocess.Popen(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--window-size=1280,2000"],
+            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"--window-size={window}"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -57,10 +96,26 @@ def visit(page: Path, selector: str = "svg", *, screenshot: bool = False) -> Pag
             with urllib.request.urlopen(request, timeout=30) as response:
                 target = json.load(response)
             with connect(target["webSocketDebuggerUrl"], max_size=None) as socket:
-                return _drive(socket, page, selector, screenshot)
+                yield socket
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+def _caller(socket, visit_: PageVisit):
+    """`call(method, **params)`: one DevTools command and its result (events noted meanwhile)."""
+    counter = iter(range(1, 1_000_000))
+
+    def call(method: str, **params) -> dict:
+        number = next(counter)
+        socket.send(json.dumps({"id": number, "method": method, "params": params}))
+        while True:
+            message = json.loads(socket.recv(timeout=60))
+            _note(message, visit_)
+            if message.get("id") == number:
+                return message.get("result", {})
+
+    return call
 
 
 def _port(marker: Path, process: subprocess.Popen) -> int:
@@ -76,17 +131,7 @@ def _port(marker: Path, process: subprocess.Popen) -> int:
 
 def _drive(socket, page: Path, selector: str, screenshot: bool) -> PageVisit:
     visit_ = PageVisit()
-    counter = iter(range(1, 1_000_000))
-
-    def call(method: str, **params) -> dict:
-        number = next(counter)
-        socket.send(json.dumps({"id": number, "method": method, "params": params}))
-        while True:
-            message = json.loads(socket.recv(timeout=60))
-            _note(message, visit_)
-            if message.get("id") == number:
-                return message.get("result", {})
-
+    call = _caller(socket, visit_)
     for domain in ("Runtime", "Log", "Page"):
         call(f"{domain}.enable")
     call("Page.navigate", url=page.resolve().as_uri())

@@ -77,6 +77,8 @@ class LabelStudio:
         self.url = url
         self._refresh = ""
         self._access = ""
+        self.cookies: list[dict] = []
+        """The signed-in session, for a browser (DevTools `Network.setCookies` form)."""
 
     def sign_in(self) -> None:
         """Create a personal access token through a signed-in session (see the module's
@@ -91,6 +93,7 @@ class LabelStudio:
             login, data=urllib.parse.urlencode(form).encode(), headers={"Referer": login}
         )
         browser.open(request, timeout=60)
+        self.cookies = [{"name": c.name, "value": c.value, "url": self.url} for c in jar]
         cookie = next(c.value for c in jar if c.name == "csrftoken")
         create = urllib.request.Request(
             f"{self.url}/api/token/",

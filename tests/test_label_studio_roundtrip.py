@@ -20,6 +20,7 @@ from mlx_edugraph.labelstudio.config import outside_branch
 from mlx_edugraph.pages.samples import write_samples
 from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
+from tests.browser import CHROMIUM, wait_in_page
 from tests.conftest import ONTOLOGY_V04_TTL
 from tests.label_studio import run_label_studio
 
@@ -66,19 +67,19 @@ def name_of(task: dict) -> str:
     return f"{Path(task['data']['path']).name} p{task['data']['page']}"
 
 
-def test_round_trip_through_label_studio(studio, root: Path, labeled, tmp_path) -> None:
+def project_from_export(studio, root: Path, labeled, name: str) -> tuple[dict, list[dict]]:
+    """`export` as the guide runs it, then a project with our config, local-files storages as
+    Label Studio's docs set them up, and the tasks imported."""
     db, home = labeled
-    tasks_file = root / "exports" / "tasks.json"
+    tasks_file = root / name / "tasks.json"
     tasks_file.parent.mkdir()
     run = cli("export", tasks_file, "--db", db, *ONTOLOGY, "--image-root", root, home=home)
     assert run.returncode == 0, run.stderr
     config = tasks_file.with_name("tasks.label_config.xml").read_text()
     storages = re.search(r"Local files storage of (.+) \(docs", run.stderr).group(1).split(" and ")
-    assert sorted(storages) == [str(root / "exports"), str(root / "worksheets")]
-
-    # A project with our config, local-files storages as Label Studio's docs set them up.
+    assert sorted(storages) == [str(root / name), str(root / "worksheets")]
     project = studio.ok(
-        "POST", "/api/projects", {"title": "EduGraph review", "label_config": config}
+        "POST", "/api/projects", {"title": f"EduGraph {name}", "label_config": config}
     )
     for folder in storages:
         studio.ok(
@@ -89,6 +90,35 @@ def test_round_trip_through_label_studio(studio, root: Path, labeled, tmp_path) 
     tasks = json.loads(tasks_file.read_text())
     imported = studio.ok("POST", f"/api/projects/{project['id']}/import", tasks)
     assert imported["task_count"] == 7 and imported["prediction_count"] == 7
+    return project, tasks
+
+
+SHOWN = """(() => {
+  const loaded = [...document.images].filter((i) => i.complete && i.naturalWidth > 0);
+  const thumbnails = loaded.filter((i) => i.src.includes("/data/local-files/")).length;
+  const opened = loaded.some((i) => i.src.startsWith("blob:"));
+  const predicted = document.body.innerText.includes("IntegerAddition");
+  return thumbnails === 7 && opened && predicted;
+})()"""
+"""The data manager's seven thumbnails have loaded, the open task's image too (Label Studio
+fetches it and shows it as a blob), and the task's predicted Area term shows."""
+
+
+def test_label_studio_shows_the_pages_and_their_predictions(studio, root: Path, labeled) -> None:
+    """In Label Studio's own page, in a browser: the images load, the predictions show."""
+    if CHROMIUM is None:
+        pytest.skip("no chromium on this machine (CI installs Debian's package): browser check")
+    project, _ = project_from_export(studio, root, labeled, "shown")
+    listed = studio.ok("GET", f"/api/tasks?project={project['id']}&page_size=100")["tasks"]
+    addition = next(t for t in listed if name_of(t) == "001 addition.png p0")
+    url = f"{studio.url}/projects/{project['id']}/data?task={addition['id']}"
+    shown, screenshot = wait_in_page(url, SHOWN, cookies=studio.cookies)
+    assert shown is True and screenshot.startswith(b"\x89PNG")
+
+
+def test_round_trip_through_label_studio(studio, root: Path, labeled, tmp_path) -> None:
+    db, home = labeled
+    project, tasks = project_from_export(studio, root, labeled, "exports")
 
     listed = studio.ok("GET", f"/api/tasks?project={project['id']}&page_size=100")["tasks"]
     by_name = {name_of(task): task for task in listed}
