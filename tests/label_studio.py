@@ -79,6 +79,7 @@ class LabelStudio:
         self._access = ""
         self.cookies: list[dict] = []
         """The signed-in session, for a browser (DevTools `Network.setCookies` form)."""
+        self.server: Server | None = None
 
     def sign_in(self) -> None:
         """Create a personal access token through a signed-in session (see the module's
@@ -107,6 +108,10 @@ class LabelStudio:
         )
         with browser.open(create, timeout=60) as answer:
             self._refresh = json.loads(answer.read())["token"]
+        self._renew()
+
+    def sign_in_again(self) -> None:
+        """After a restart: the personal access token is kept in Label Studio's database."""
         self._renew()
 
     def _renew(self) -> None:
@@ -160,40 +165,71 @@ def _tail(log: Path, lines: int = 40) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
+class Server:
+    """One Label Studio process over a data folder that outlives it (a crash, then a start)."""
+
+    def __init__(self, data: Path, document_root: Path) -> None:
+        self.command = executable()
+        self.data = data
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data / "label-studio.log"
+        self.env = {
+            **os.environ,
+            "LABEL_STUDIO_BASE_DATA_DIR": str(data),
+            "DJANGO_DB": "sqlite",
+            "LABEL_STUDIO_USERNAME": USER,
+            "LABEL_STUDIO_PASSWORD": PASSWORD,
+            "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
+            "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(document_root),
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.data.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    self.command,
+                    "start",
+                    "--no-browser",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                cwd=self.data,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _wait_healthy(self.url, self.process, self.log)
+
+    def crash(self) -> None:
+        """Kill it at once (SIGKILL to its process group), as a power cut would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+
 def run_label_studio(data: Path, document_root: Path) -> Iterator[LabelStudio]:
     """Start Label Studio with its data in `data` and local files served from
-    `document_root`; yield a signed-in client; stop it."""
-    command = executable()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = data / "label-studio.log"
-    data.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "LABEL_STUDIO_BASE_DATA_DIR": str(data),
-        "DJANGO_DB": "sqlite",
-        "LABEL_STUDIO_USERNAME": USER,
-        "LABEL_STUDIO_PASSWORD": PASSWORD,
-        "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
-        "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(document_root),
-    }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [command, "start", "--no-browser", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=data,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    `document_root`; yield a signed-in client (its `server` can crash and start again); stop
+    it."""
+    server = Server(data, document_root)
     try:
-        _wait_healthy(url, process, log)
-        studio = LabelStudio(url)
+        server.start()
+        studio = LabelStudio(server.url)
+        studio.server = server
         studio.sign_in()
         yield studio
     finally:
-        _stop(process)
+        server.stop()
 
 
 def _stop(process: subprocess.Popen) -> None:

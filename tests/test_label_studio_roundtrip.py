@@ -4,12 +4,15 @@ annotations through its API → its JSON export → `import-reviews` → `eval` 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -218,3 +221,60 @@ def test_round_trip_through_label_studio(studio, root: Path, labeled, tmp_path) 
 
 def predicted_of(studio, task: dict) -> list:
     return studio.ok("GET", f"/api/predictions?task={task['id']}")[0]["result"]
+
+
+def test_label_studio_crashing_mid_import_then_a_rerun_writes_no_duplicates(
+    studio, root: Path, labeled, tmp_path
+) -> None:
+    """Label Studio killed while it imports (1 s into an import of about 3 s), started again,
+    the import run again: tasks may now be there twice, yet each page gets one review, and a
+    rerun of `import-reviews` writes nothing. (The store is a copy without the reviews other
+    tests made, which the export would carry as annotations.)"""
+    _, home = labeled
+    db = tmp_path / "labels.sqlite"
+    db.write_bytes(labeled[0].read_bytes())
+    with Store(db) as store:
+        for review in list(store.reviews()):
+            store.delete_review(review.sha256, review.page)
+    project, tasks = project_from_export(studio, root, (db, home), "crash")
+    many = tasks * 400  # 2,800 tasks: seconds of work for Label Studio
+    importing = f"/api/projects/{project['id']}/import"
+
+    def send() -> None:
+        with contextlib.suppress(OSError):  # the server dies under it
+            studio.call("POST", importing, many)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    time.sleep(1.0)
+    studio.server.crash()
+    sender.join()
+    studio.server.start()
+    studio.sign_in_again()
+    counted = f"/api/tasks?project={project['id']}&page_size=1"
+    before = studio.ok("GET", counted)["total"]
+    assert before in (7, 7 + len(many))  # its import is one transaction: all or nothing
+    studio.ok("POST", importing, many)
+    assert studio.ok("GET", counted)["total"] == before + len(many)
+
+    listed = studio.ok("GET", f"/api/tasks?project={project['id']}&page_size=30")["tasks"]
+    first, second = [t for t in listed if name_of(t) == "001 addition.png p0"][:2]
+    multiplication = [["Mathematics", "Arithmetic", "IntegerArithmetic", "IntegerMultiplication"]]
+    wrong = {"from_name": "Area", "to_name": "image", "type": "taxonomy"}
+    wrong["value"] = {"taxonomy": multiplication}
+    studio.ok("POST", f"/api/tasks/{first['id']}/annotations/", {"result": [wrong]})
+    again = {"result": predicted_of(studio, second)}
+    studio.ok("POST", f"/api/tasks/{second['id']}/annotations/", again)
+    exported = tmp_path / "from-label-studio.json"
+    answer = studio.call("GET", f"/api/projects/{project['id']}/export?exportType=JSON")
+    assert answer.status == 200
+    exported.write_bytes(answer.body)
+
+    run = cli("import-reviews", exported, "--db", db, *ONTOLOGY, home=home)
+    assert run.returncode == 0, run.stderr
+    assert "imported 1 review(s)" in run.stdout and "1 accepted" in run.stdout
+    assert "superseded: 1 older annotation" in run.stdout
+    rerun = cli("import-reviews", exported, "--db", db, *ONTOLOGY, home=home)
+    assert "imported 0 review(s)" in rerun.stdout and "unchanged: 1 page(s)" in rerun.stdout
+    with Store(db) as store:
+        assert [r.status for r in store.reviews()] == ["accepted"]
