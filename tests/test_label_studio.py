@@ -25,10 +25,13 @@ from mlx_edugraph.labelstudio.images import ImageLinkError, link_images
 from mlx_edugraph.labelstudio.reviews_in import describe, import_annotations
 from mlx_edugraph.labelstudio.tasks import results
 from mlx_edugraph.pages.samples import write_samples
+from mlx_edugraph.pages.worksheets import WorksheetRef
 from mlx_edugraph.prediction import DIMENSIONS, Label, Prediction, Provenance
 from mlx_edugraph.store.export_reviewed import reviewed_pages
+from mlx_edugraph.store.page_states import Entry
 from mlx_edugraph.store.review import Review
 from mlx_edugraph.store.sqlite_store import Store
+from mlx_edugraph.tui.labels_pane import outcome_text
 from tests.conftest import ONTOLOGY_V04_TTL
 
 ADD = {"Area": ["IntegerAddition"], "Scope": ["NumbersSmaller20"], "Ability": []}
@@ -233,6 +236,12 @@ def test_import_takes_the_newest_annotation_and_reports_the_rest(exported, ontol
     assert "task 100 annotation 1000 by label-studio user 2" in text
     assert "unknown terms: 1, kept and flagged" in text and "'InventedSkill'" in text
     assert "skipped: 1 cancelled annotation(s), 0 task(s) without annotations" in text
+
+    with Store(db) as store:
+        entry = Entry(WorksheetRef(Path(addition.path)), "a" * 64, store.latest("a" * 64, 0))
+    entry.review = addition
+    shown = outcome_text(entry).plain  # the review app says who reviewed it, and when
+    assert "Review: accepted by label-studio user 3, 2026-11-02" in shown
 
     again, _, text = run_import(db, data, ontology)
     assert not again.written and again.unchanged == 2

@@ -101,6 +101,8 @@ def outcome_text(entry: Entry) -> Text:
         if text:
             text.append("\n")
         text.append(f"Review: {review.status}", style="bold green" if review.is_truth else "bold")
+        if review.reviewer:  # made elsewhere (Label Studio): who and when
+            text.append(f" by {review.reviewer}, {review.updated_at[:10]}", style="dim")
     if text:
         text.append("\n")
     text.append(f"Labeled by {labeled_by(prediction)}", style="dim")

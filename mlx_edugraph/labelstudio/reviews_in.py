@@ -33,7 +33,8 @@ class ImportReport:
     """(annotation, the store's review made after it, which stays)."""
     unmatched: list[tuple[Annotation, str]] = field(default_factory=list)
     unknown: list[tuple[Annotation, str, str]] = field(default_factory=list)
-    """(annotation, dimension, term) for terms the ontology lacks: kept, and flagged."""
+    """(annotation, dimension, term) for terms the ontology lacks in the reviews written:
+    kept, and flagged."""
 
 
 def import_annotations(
@@ -57,7 +58,7 @@ def import_annotations(
         report.superseded += [(a, winner) for a in group if a is not winner]
     reviews = []
     for (sha256, page), annotation in newest.items():
-        review = _review(annotation, sha256, page, store, ontology, report)
+        review = _review(annotation, sha256, page, store, ontology)
         existing = store.review(sha256, page)
         if existing is not None and existing.is_truth and _same(existing, review):
             report.unchanged += 1
@@ -65,6 +66,7 @@ def import_annotations(
             report.kept_newer.append((annotation, existing))
         else:
             reviews.append(review)
+            report.unknown += [(annotation, d, t) for d, t in _unknown(review.labels, ontology)]
     store.put_reviews(reviews)
     report.written = reviews
     return report
@@ -104,12 +106,7 @@ def _match(
 
 
 def _review(
-    annotation: Annotation,
-    sha256: str,
-    page: int,
-    store: Store,
-    ontology: Ontology | None,
-    report: ImportReport,
+    annotation: Annotation, sha256: str, page: int, store: Store, ontology: Ontology | None
 ) -> Review:
     prediction = store.latest(sha256, page)
     labels = {d: list(annotation.labels[d]) for d in DIMENSIONS}
@@ -119,13 +116,6 @@ def _review(
         and predicted_labels(prediction) == labels
         and ((prediction.outcome == "unsupported") == unsupported)
     )
-    unknown = []
-    if ontology is not None:
-        for dimension in DIMENSIONS:
-            for term in labels[dimension]:
-                if ontology.dimension_of(term) != dimension:
-                    unknown.append(term)
-                    report.unknown.append((annotation, dimension, term))
     paths = store.paths_of(sha256, page)
     return Review(
         sha256=sha256,
@@ -138,8 +128,20 @@ def _review(
         updated_at=annotation.updated_at.isoformat(timespec="seconds"),
         reviewer=annotation.reviewer,
         origin=annotation.origin,
-        unknown_terms=unknown,
+        unknown_terms=[term for _, term in _unknown(labels, ontology)],
     )
+
+
+def _unknown(labels: dict[str, list[str]], ontology: Ontology | None) -> list[tuple[str, str]]:
+    """(dimension, term) for each term the ontology lacks in that dimension."""
+    if ontology is None:
+        return []
+    return [
+        (dimension, term)
+        for dimension in DIMENSIONS
+        for term in labels[dimension]
+        if ontology.dimension_of(term) != dimension
+    ]
 
 
 def _same(existing: Review, review: Review) -> bool:
