@@ -1,0 +1,189 @@
+"""Similar pages: vectors from the prefill, their index, the measures on the taught tiny model,
+and the `similar`, `duplicates` and `embed` commands run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlx_edugraph.pages.samples import make_worksheet
+from mlx_edugraph.pages.worksheets import LoadedWorksheet, WorksheetRef
+from mlx_edugraph.prediction import Prediction, Provenance
+from mlx_edugraph.store.similar_pages import (
+    DUPLICATE_THRESHOLD,
+    NoVectors,
+    VectorIndex,
+    choose_model,
+)
+from mlx_edugraph.store.sqlite_store import MIGRATIONS, Store
+from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
+
+
+def _stored(
+    store: Store, key: str, vector, fingerprint: str = "m1", path: str | None = None
+) -> None:
+    store.put(
+        Prediction(
+            path=path or f"{key}.png",
+            page=0,
+            sha256=key,
+            outcome="labeled",
+            provenance=Provenance(model_fingerprint=fingerprint),
+            embedding=None if vector is None else np.asarray(vector, dtype=np.float16),
+        )
+    )
+
+
+def test_index_finds_nearest_and_groups_duplicates(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite") as store:
+        _stored(store, "a", [1, 0, 0])
+        _stored(store, "a-copy", [1, 0.01, 0])
+        _stored(store, "b", [0, 1, 0])
+        _stored(store, "c", [0.6, 0.8, 0])
+        _stored(store, "other-model", [1, 0, 0], fingerprint="m2")
+        index = VectorIndex.load(store, "m1")
+    assert len(index) == 4
+    found = index.nearest(index.vector_of(("a", 0)), 2, skip=("a", 0))
+    assert [n.page[0] for n in found] == ["a-copy", "c"]
+    assert found[0].similarity == pytest.approx(1.0, abs=1e-3)
+    groups = index.duplicate_groups(0.99)
+    assert [[n.page[0] for n in group] for group in groups] == [["a", "a-copy"]]
+    assert index.duplicate_groups(0.99, among={("a", 0), ("b", 0)}) == []
+
+
+def test_vectors_of_other_models_and_missing_vectors_are_refused_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    with Store(tmp_path / "s.sqlite") as store:
+        with pytest.raises(NoVectors, match="no pages yet"):
+            choose_model(store, None)
+        _stored(store, "served", None)
+        with pytest.raises(NoVectors, match="embed"):
+            choose_model(store, "m1")
+        _stored(store, "local", [1, 2, 3], fingerprint="m-old")
+        with pytest.raises(NoVectors, match="never compared"):
+            choose_model(store, "m-new")
+        assert choose_model(store, None) == "m-old"
+
+
+def test_an_older_store_gains_the_vector_table(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at)")
+        for version, script in enumerate(MIGRATIONS[:4], start=1):
+            conn.executescript(script)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (version,))
+    with Store(db) as store:
+        assert store.schema_version == len(MIGRATIONS) == 5
+        _stored(store, "k", [0.5, 0.25])
+        pages, blob, count = store.vectors("m1")
+    assert pages == [("k", 0)] and count == 1
+    assert np.frombuffer(blob, "<f2").tolist() == [0.5, 0.25]
+
+
+def _sheet(kind: str, seed: int = 3) -> LoadedWorksheet:
+    image = make_worksheet(kind, size=DEMO_PAGE_SIZE, seed=seed)
+    return LoadedWorksheet(WorksheetRef(Path(f"{kind}.png")), sha256=kind, image=image)
+
+
+@pytest.fixture(scope="module")
+def engines(taught_mlx_model: Path):
+    from mlx_edugraph.model.mlx_engine import Engine
+
+    return {embed: Engine(taught_mlx_model, ontology=None, embed=embed) for embed in (True, False)}
+
+
+def test_the_vector_comes_with_the_labels_and_changes_none_of_them(engines) -> None:
+    from mlx_edugraph.model import vlm
+
+    sheet = _sheet("clock")
+    with_vector, without = engines[True].label(sheet), engines[False].label(sheet)
+    assert with_vector.raw_text == without.raw_text
+    assert [lab.confidence for lab in with_vector.labels] == [
+        lab.confidence for lab in without.labels
+    ]
+    assert without.embedding is None
+    vector = with_vector.embedding
+    assert vector.dtype == np.float16 and vector.shape == (vlm.hidden_size(engines[True].vlm),)
+    # The prefill alone (`embed`) gives the same vector as labeling does.
+    assert np.array_equal(engines[True].embed(sheet), vector)
+    assert "embedding" not in with_vector.to_dict()
+
+
+def test_kinds_separate_and_copies_are_duplicates_on_the_taught_model(engines) -> None:
+    from mlx_edugraph.benchmarks.similarity import measure_separation
+
+    engine = engines[True]
+    rows = measure_separation(engine, seeds=range(3), k=2)
+    used = next(r for r in rows if r.depth == engine.embed_depth and r.pooling == "mean")
+    assert used.recall == 1.0
+    assert used.same_kind > used.other_kind
+    assert min(used.copies_min.values()) >= DUPLICATE_THRESHOLD
+    assert used.other_kind_max < DUPLICATE_THRESHOLD
+
+
+def cli(*args: str | Path, home: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mlx_edugraph", *map(str, args)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLX_EDUGRAPH_HOME": str(home)},
+        timeout=600,
+    )
+
+
+def test_similar_duplicates_and_embed_commands(taught_mlx_model: Path, tmp_path: Path) -> None:
+    from mlx_edugraph.benchmarks.similarity import COPIES
+
+    pages, home, db = tmp_path / "pages", tmp_path / "home", tmp_path / "s.sqlite"
+    pages.mkdir()
+    for kind in ("addition", "clock", "picture"):
+        make_worksheet(kind, size=DEMO_PAGE_SIZE, seed=1).save(pages / f"{kind}.png")
+    COPIES["rotated 2°"](make_worksheet("clock", size=DEMO_PAGE_SIZE, seed=1)).save(
+        pages / "clock-scan.png"
+    )
+    model = ("--model", taught_mlx_model, "--db", db)
+    assert cli("similar", pages / "clock.png", *model, home=home).returncode == 2  # no store
+    assert cli("label", pages, *model, home=home).returncode == 0
+
+    run = cli("similar", pages / "clock.png", "-k", "2", "--json", *model, home=home)
+    assert run.returncode == 0, run.stderr
+    found = json.loads(run.stdout)
+    assert found[0]["path"].endswith("clock-scan.png") and found[0]["similarity"] > 0.997
+
+    new = tmp_path / "new-addition.png"
+    make_worksheet("addition", size=DEMO_PAGE_SIZE, seed=1).save(new, "JPEG", quality=70)
+    run = cli("similar", new, "-k", "1", *model, home=home)
+    assert run.returncode == 0 and "addition.png\tnear-duplicate" in run.stdout, run.stderr
+
+    run = cli("duplicates", "--json", *model, home=home)
+    groups = [sorted(Path(p["path"]).name for p in group) for group in json.loads(run.stdout)]
+    assert ["clock-scan.png", "clock.png"] in groups
+    assert not any("picture.png" in group and "clock.png" in group for group in groups)
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    run = cli("similar", broken, *model, home=home)
+    assert run.returncode == 2 and "cannot read" in run.stderr
+
+    # A page labeled through a server has no vector: said so, then `embed` makes it.
+    served = pages / "served.png"
+    make_worksheet("counting", size=DEMO_PAGE_SIZE, seed=1).save(served)
+    from mlx_edugraph.model.fingerprint import model_fingerprint
+    from mlx_edugraph.pages.worksheets import file_sha256
+
+    with Store(db) as store:
+        _stored(store, file_sha256(served), None, model_fingerprint(taught_mlx_model), str(served))
+    run = cli("similar", served, *model, home=home)
+    assert run.returncode == 2 and "without a vector" in run.stderr and "embed" in run.stderr
+    run = cli("embed", *model, home=home)
+    assert run.returncode == 0 and "1 page(s) embedded" in run.stdout, run.stderr
+    assert cli("similar", served, *model, home=home).returncode == 0
