@@ -21,6 +21,7 @@ from mlx_edugraph.store.similar_pages import (
     NoVectors,
     VectorIndex,
     choose_model,
+    unit_rows,
 )
 from mlx_edugraph.store.sqlite_store import MIGRATIONS, Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
@@ -36,7 +37,7 @@ def _stored(
             sha256=key,
             outcome="labeled",
             provenance=Provenance(model_fingerprint=fingerprint),
-            embedding=None if vector is None else np.asarray(vector, dtype=np.float16),
+            embedding=None if vector is None else unit_rows(np.array([vector], float))[0],
         )
     )
 
@@ -82,10 +83,10 @@ def test_an_older_store_gains_the_vector_table(tmp_path: Path) -> None:
             conn.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (version,))
     with Store(db) as store:
         assert store.schema_version == len(MIGRATIONS) == 5
-        _stored(store, "k", [0.5, 0.25])
+        _stored(store, "k", [0.6, 0.8])
         pages, blob, count = store.vectors("m1")
     assert pages == [("k", 0)] and count == 1
-    assert np.frombuffer(blob, "<f2").tolist() == [0.5, 0.25]
+    assert np.frombuffer(blob, "<f2").tolist() == pytest.approx([0.6, 0.8], abs=1e-3)
 
 
 def _sheet(kind: str, seed: int = 3) -> LoadedWorksheet:

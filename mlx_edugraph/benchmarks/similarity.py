@@ -184,7 +184,8 @@ def _fill(store, rng: np.random.Generator, count: int, width: int) -> None:
     """`count` random float16 vectors under made-up page keys, in batches."""
     batch = 5_000
     for start in range(0, count, batch):
-        vectors = rng.standard_normal((min(batch, count - start), width)).astype(np.float16)
+        vectors = unit_rows(rng.standard_normal((min(batch, count - start), width)))
+        vectors = vectors.astype(np.float16)
         store.put_vectors(
             "bench", ((f"{start + i:064x}", 0, vector) for i, vector in enumerate(vectors))
         )

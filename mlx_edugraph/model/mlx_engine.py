@@ -218,5 +218,9 @@ class Engine:
 
 
 def pooled(states: vlm.ImageStates) -> np.ndarray:
-    """The mean of the image tokens' hidden states, in float16 (what the store keeps)."""
-    return states.rows.mean(axis=0).astype(np.float16)
+    """The mean of the image tokens' hidden states scaled to length 1, in float16 (what the
+    store keeps): similarity is cosine, so the length carries nothing, and stored unit rows
+    spare the index a pass over every vector when it loads."""
+    mean = states.rows.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return (mean / norm if norm else mean).astype(np.float16)

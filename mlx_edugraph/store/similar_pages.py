@@ -40,7 +40,7 @@ class Neighbour:
 
 @dataclass
 class VectorIndex:
-    """One model's page vectors as a float32 matrix of unit rows."""
+    """One model's page vectors as a float32 matrix of unit rows (as the store keeps them)."""
 
     model_fingerprint: str
     pages: list[Page]
@@ -50,8 +50,9 @@ class VectorIndex:
     def load(cls, store: Store, model_fingerprint: str) -> VectorIndex:
         """Every vector `model_fingerprint` made in `store` (the index may be empty)."""
         pages, blob, count = store.vectors(model_fingerprint)
+        # Stored vectors are unit length already (the engine scales them): no pass over them.
         matrix = np.frombuffer(blob, dtype="<f2").astype(np.float32).reshape(count, -1)
-        return cls(model_fingerprint, pages, unit_rows(matrix))
+        return cls(model_fingerprint, pages, matrix)
 
     def __len__(self) -> int:
         return len(self.pages)

@@ -305,8 +305,8 @@ class Store:
         )
 
     def put_vectors(self, model_fingerprint: str, items: Iterable[tuple[str, int, Any]]) -> None:
-        """Store pages' vectors, (key, page, numpy array) each, kept as float16, made by one
-        model (`embed`, generated stores), in one transaction."""
+        """Store pages' vectors, (key, page, unit-length numpy array) each, kept as float16,
+        made by one model (`embed`, generated stores), in one transaction."""
         now = _now()
         with self._db:
             for key, page, vector in items:
@@ -316,8 +316,8 @@ class Store:
         """Every page vector of one model: their (key, page) pairs, the float16 bytes of all
         vectors end to end (in that order), and how many there are."""
         rows = self._db.execute(
-            "SELECT key, page, vector FROM page_vectors WHERE model_fingerprint = ? "
-            "ORDER BY key, page",
+            # No ORDER BY: sorting 100,000 blobs of 5 KB took longer than reading them.
+            "SELECT key, page, vector FROM page_vectors WHERE model_fingerprint = ?",
             (model_fingerprint,),
         ).fetchall()
         return [(_path(k), p) for k, p, _ in rows], b"".join(r[2] for r in rows), len(rows)
