@@ -170,6 +170,11 @@ def test_similar_duplicates_and_embed_commands(taught_mlx_model: Path, tmp_path:
     assert ["clock-scan.png", "clock.png"] in groups
     assert not any("picture.png" in group and "clock.png" in group for group in groups)
 
+    report = tmp_path / "report.md"
+    assert cli("report", "--db", db, "--out", report, home=home).returncode == 0
+    section = report.read_text(encoding="utf-8").split("## Near-duplicates", 1)[1]
+    assert "clock-scan.png" in section and "picture.png" not in section
+
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
     run = cli("similar", broken, *model, home=home)
