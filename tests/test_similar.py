@@ -193,3 +193,60 @@ def test_similar_duplicates_and_embed_commands(taught_mlx_model: Path, tmp_path:
     run = cli("embed", *model, home=home)
     assert run.returncode == 0 and "1 page(s) embedded" in run.stdout, run.stderr
     assert cli("similar", served, *model, home=home).returncode == 0
+
+
+def _bad_input_store(db: Path, case: str, model: str, broken: Path) -> Path:
+    """The store of one bad-input case, and the page `similar` is asked about."""
+    page = broken.parent / "page.png"
+    make_worksheet("clock", size=DEMO_PAGE_SIZE, seed=4).save(page)
+    from mlx_edugraph.pages.worksheets import file_sha256
+
+    with Store(db) as store:
+        if case == "empty":
+            return page
+        other = "0123456789abcdef" if case == "other version" else model
+        _stored(store, "k", [1.0, 0.0], fingerprint=other)
+        if case == "no vector":
+            _stored(store, file_sha256(page), None, fingerprint=other, path=str(page))
+    return broken if case == "unreadable" else page
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(
+            "no vector",
+            marks=pytest.mark.reliability("Inputs", "`similar` on a page that has no vector"),
+        ),
+        pytest.param(
+            "other version",
+            marks=pytest.mark.reliability(
+                "Inputs", "`similar` with only another model version's vectors"
+            ),
+        ),
+        pytest.param(
+            "empty", marks=pytest.mark.reliability("Inputs", "`similar` on an empty store")
+        ),
+        pytest.param(
+            "unreadable",
+            marks=pytest.mark.reliability("Inputs", "`similar` on an image that cannot be read"),
+        ),
+    ],
+)
+def test_similar_says_why_it_cannot_answer_and_changes_nothing(
+    case: str, taught_mlx_model: Path, tmp_path: Path, capsys, outcome
+) -> None:
+    from mlx_edugraph.cli import main
+    from mlx_edugraph.model.fingerprint import model_fingerprint
+
+    db, broken = tmp_path / "s.sqlite", tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    asked = _bad_input_store(db, case, model_fingerprint(taught_mlx_model), broken)
+    before = db.read_bytes()
+    code = main(["similar", str(asked), "--db", str(db), "--model", str(taught_mlx_model)])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and error.startswith("error: ")
+    assert db.read_bytes() == before  # nothing written, nothing lost
+    message = error.removeprefix("error: ").replace(str(tmp_path), "<dir>")
+    message = message.replace(model_fingerprint(taught_mlx_model), "<this model>")
+    outcome(f"exit 2, the store unchanged: {message}")
