@@ -163,7 +163,7 @@ class Engine:
             peak_memory_gb=vlm.peak_memory_gb(),
             forward_s=forward_s,
         )
-        embedding = pooled(states[0]) if states else None
+        embedding = pooled(states[0]) if states and states[0].rows is not None else None
         return Generation(text, tokens, logprobs, truncated, timings, embedding)
 
     def _prefix_for(self, encoded: vlm.Encoded) -> vlm.Prefix | None:

@@ -11,7 +11,7 @@ import contextlib
 import io
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,6 +247,10 @@ class ImageStates:
         """float32, one row per image token; None until the prefill ran."""
         self._parts: list[mx.array] = []
 
+    def add(self, rows: mx.array) -> None:
+        """Keep some image-token rows (lazy: gathered in `finish`)."""
+        self._parts.append(rows)
+
     def finish(self) -> None:
         """Gather the collected rows (after the prefill)."""
         if self._parts:
@@ -289,7 +293,7 @@ class _Tap:
         if window.any():
             picked = (out if self._output else h)[0, mx.array(window.nonzero()[0])]
             for states in self._states:
-                states._parts.append(picked)
+                states.add(picked)
         return out
 
 
@@ -320,7 +324,7 @@ def generate(
     max_tokens: int,
     prefix: Prefix | None = None,
     constraint: Any = None,
-    states: list[ImageStates] = (),
+    states: Sequence[ImageStates] = (),
 ) -> Iterator[Step]:
     """Greedy decoding; the caller stops iterating when the answer is complete.
 
@@ -330,6 +334,9 @@ def generate(
     before any mask. Each of `states` gets its rows from the prefill before the first step
     (with `max_tokens=0`, the prefill alone runs).
     """
+    if not states:
+        yield from _generate(vlm, encoded, max_tokens, prefix, constraint, [])
+        return
     suffix = encoded.input_ids[:, len(prefix.tokens) :] if prefix else encoded.input_ids
     with _tapped(vlm, suffix, list(states)):
         yield from _generate(vlm, encoded, max_tokens, prefix, constraint, list(states))

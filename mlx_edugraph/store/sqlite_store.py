@@ -104,14 +104,13 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     """
     CREATE TABLE page_vectors (
+        model_fingerprint TEXT NOT NULL,
         key TEXT NOT NULL,
         page INTEGER NOT NULL,
-        model_fingerprint TEXT NOT NULL,
         vector BLOB NOT NULL,
         created_at TEXT NOT NULL,
-        PRIMARY KEY (key, page, model_fingerprint)
-    );
-    CREATE INDEX page_vectors_by_model ON page_vectors (model_fingerprint, created_at)
+        PRIMARY KEY (model_fingerprint, key, page)
+    )
     """,
 )
 """Ordered schema steps; the number applied is recorded in the database itself. Step 4 indexes
@@ -301,7 +300,7 @@ class Store:
     def _put_vector(self, key: str, page: int, fingerprint: str, vector, now: str) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO page_vectors VALUES (?, ?, ?, ?, ?)",
-            (_text(key), page, fingerprint, vector.astype("<f2").tobytes(), now),
+            (fingerprint, _text(key), page, vector.astype("<f2").tobytes(), now),
         )
 
     def put_vectors(self, model_fingerprint: str, items: Iterable[tuple[str, int, Any]]) -> None:
@@ -316,7 +315,8 @@ class Store:
         """Every page vector of one model: their (key, page) pairs, the float16 bytes of all
         vectors end to end (in that order), and how many there are."""
         rows = self._db.execute(
-            # No ORDER BY: sorting 100,000 blobs of 5 KB took longer than reading them.
+            # No ORDER BY: sorting 100,000 blobs of 5 KB took longer than reading them. The
+            # primary key (model first) finds one model's rows.
             "SELECT key, page, vector FROM page_vectors WHERE model_fingerprint = ?",
             (model_fingerprint,),
         ).fetchall()
@@ -324,9 +324,11 @@ class Store:
 
     def vector_models(self) -> list[str]:
         """Fingerprints of the models whose vectors the store holds, newest vector first."""
+        # A replaced vector gets a new rowid, so the largest rowid is the newest; the primary
+        # key's index answers this without reading a vector.
         rows = self._db.execute(
             "SELECT model_fingerprint FROM page_vectors GROUP BY model_fingerprint "
-            "ORDER BY MAX(created_at) DESC, MAX(rowid) DESC"
+            "ORDER BY MAX(rowid) DESC"
         )
         return [row[0] for row in rows]
 
