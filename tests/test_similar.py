@@ -250,3 +250,20 @@ def test_similar_says_why_it_cannot_answer_and_changes_nothing(
     message = error.removeprefix("error: ").replace(str(tmp_path), "<dir>")
     message = message.replace(model_fingerprint(taught_mlx_model), "<this model>")
     outcome(f"exit 2, the store unchanged: {message}")
+
+
+def test_bench_figures_are_measured(taught_mlx_model: Path, tmp_path: Path) -> None:
+    """`bench --similar`'s two measures on small inputs: both paths timed, the store left."""
+    from mlx_edugraph.benchmarks.similarity import (
+        format_queries,
+        measure_labeling_cost,
+        measure_query,
+    )
+
+    query = measure_query(2_000, 16, naive_sample=500)
+    assert query.query_s > 0 and query.naive_s > 0 and query.load_s > 0
+    assert "| 2,000 | 16 |" in format_queries([query])
+    page = tmp_path / "page.png"
+    make_worksheet("clock", size=DEMO_PAGE_SIZE, seed=1).save(page)
+    cost = measure_labeling_cost(taught_mlx_model, [page], answer_tokens=4, rounds=1)
+    assert cost.pages == 1 and cost.with_s > 0 and cost.without_s > 0
