@@ -23,6 +23,12 @@ from mlx_edugraph.model.prompt import PromptOverride
 from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS, LoadedWorksheet, WorksheetRef, load
 from mlx_edugraph.prediction import Prediction, Provenance, Timings
 
+EMBED_DEPTH = 0
+"""Where the page vector comes from: the hidden states entering the language model's first
+layer, at the image tokens (the vision tower's output placed in the prompt). The prefill
+computes them anyway. Of the depths measured on two builds of the taught tiny model, only this
+one kept every copy of a page above every page of another kind in both (docs/similar.md)."""
+
 
 @dataclass
 class Generation:
@@ -73,9 +79,7 @@ class Engine:
             Grammar(self.vlm.tokenizer, vlm.vocab_size(self.vlm), ontology) if constrain else None
         )
         self._stop_ids = self.vlm.stop_token_ids
-        # The page vector: the stream entering the last layer, which the prefill computes for
-        # its keys and values anyway (docs/similar.md has the measurement behind the choice).
-        self.embed_depth = vlm.text_layers(self.vlm) - 1 if embed else None
+        self.embed_depth = EMBED_DEPTH if embed else None
         fingerprint = model_fingerprint(Path(self.vlm.path), adapter)
         if prompt is None:
             self.prompt = vlm.render_prompt(self.vlm)
