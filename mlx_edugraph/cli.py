@@ -24,6 +24,9 @@ COMMANDS: dict[str, str] = {
     "versions": "List a model's tuned versions and switch between them.",
     "report": "What a collection covers: trees of the ontology with counts, gaps, progress.",
     "find": "Find the pages that practise given competences (a term and what is part of it).",
+    "similar": "The stored pages most like one page or image (the model's own page vectors).",
+    "duplicates": "Groups of near-duplicate pages: the same sheet scanned twice, resized, ...",
+    "embed": "Make page vectors for stored pages that lack them (labeled through --server).",
 }
 """Subcommand name -> one-line help; the module `mlx_edugraph.commands.<name>` implements it
 (a `-` in the name is a `_` in the module's)."""

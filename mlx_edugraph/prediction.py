@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
 
 DIMENSIONS: tuple[str, ...] = ("Area", "Scope", "Ability")
 
@@ -91,6 +91,9 @@ class Prediction:
     """(width, height) of the image the model saw, after the resolution cap."""
     timings: Timings = field(default_factory=Timings)
     provenance: Provenance = field(default_factory=Provenance)
+    embedding: Any = field(default=None, repr=False, compare=False)
+    """The page's vector (numpy float16) pooled from the model's prefill, or None (servers
+    return no hidden states). The store keeps it in its own table, not in the record."""
 
     def terms(self, dimension: str) -> list[str]:
         """Predicted terms of one dimension, in the order the model emitted them."""
@@ -104,7 +107,8 @@ class Prediction:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (the JSONL export record)."""
-        record = asdict(self)
+        record = asdict(replace(self, embedding=None))
+        del record["embedding"]
         record["image_size"] = list(self.image_size) if self.image_size else None
         return record
 

@@ -40,6 +40,7 @@ from .labeling_bar import LabelingBar
 from .labels_pane import LabelsPane
 from .lifetime import while_shown
 from .messages import (
+    DuplicatesFound,
     EntriesFound,
     LabelingState,
     ModelFailed,
@@ -48,11 +49,14 @@ from .messages import (
     OntologyReady,
     PageDone,
     PageStarted,
+    SimilarFound,
     WorkFailed,
 )
 from .preview import Preview
 from .raw_text import RawText
 from .scanner import scan
+from .similar_screen import SimilarRow, SimilarScreen
+from .similar_search import find_duplicates, find_similar
 from .system_viewer import open_in_viewer
 from .term_picker import TermPicker
 from .worksheet_list import TermFilter, Worklist, entry_key, ref_key
@@ -109,6 +113,7 @@ class ReviewApp(App):
         Binding("l", "label_rest", "Label the rest", show=False),
         Binding("E", "export", "Export", show=False),
         Binding("C", "coverage", "Coverage"),
+        Binding("m", "similar", "More like this", show=False),
         Binding("escape", "clear_term_filter", "Show all pages", show=False),
     ]
 
@@ -175,6 +180,21 @@ class ReviewApp(App):
     def _scan(self, fingerprint: str | None) -> None:
         self.post_message(scan(self.paths, self.pages, self.settings, fingerprint))
 
+    @work(thread=True, exclusive=True, group="similar", exit_on_error=False, name="find similar")
+    def _find_similar(self, key: str, page: tuple[str, int], fingerprint: str | None) -> None:
+        self.post_message(find_similar(self.settings.db, key, page, fingerprint))
+
+    @work(
+        thread=True, exclusive=True, group="duplicates", exit_on_error=False, name="mark duplicates"
+    )
+    def _find_duplicates(self, pages: set[tuple[str, int]], fingerprint: str | None) -> None:
+        self.post_message(find_duplicates(self.settings.db, pages, fingerprint))
+
+    def _mark_duplicates(self) -> None:
+        pages = {(e.sha256, e.ref.page) for e in self.entries if e.sha256}
+        if pages:
+            self._find_duplicates(pages, self.fingerprint)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self._work_failed(event.worker)
@@ -209,6 +229,7 @@ class ReviewApp(App):
         if not self.entries:
             self.notify("no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found", timeout=10)
         self._after_scan_or_load()
+        self._mark_duplicates()
 
     @while_shown
     def on_ontology_ready(self, message: OntologyReady) -> None:
@@ -260,6 +281,32 @@ class ReviewApp(App):
                 if entry.labeling:
                     entry.labeling = False
                     self._refresh_entry(entry)
+            self._mark_duplicates()
+
+    @while_shown
+    def on_duplicates_found(self, message: DuplicatesFound) -> None:
+        for entry in self.entries:
+            duplicate = (entry.sha256, entry.ref.page) in message.pages
+            if entry.duplicate != duplicate:
+                entry.duplicate = duplicate
+                self._refresh_entry(entry)
+
+    @while_shown
+    def on_similar_found(self, message: SimilarFound) -> None:
+        if message.problem:
+            self.notify(message.problem, title="Similar pages", severity="warning", timeout=10)
+            return
+        if not message.neighbours:
+            self.notify("no other page has a vector yet", title="Similar pages", timeout=5)
+            return
+        listed = {(e.sha256, e.ref.page): entry_key(e) for e in self.entries if e.sha256}
+        rows = [
+            SimilarRow(message.names[n.page], n.similarity, listed.get(n.page))
+            for n in message.neighbours
+        ]
+        shown = self.by_key.get(message.key)
+        title = f"Pages most like {shown.ref.path.name if shown else 'this one'}"
+        self.push_screen(SimilarScreen(title, rows), self._go_to)
 
     # -- the list and the selection -------------------------------------------------------
 
@@ -493,6 +540,24 @@ class ReviewApp(App):
         if self.worklist.term_filter is not None:
             self._show_list(self.selected)
             self._paint_term_filter()
+
+    def action_similar(self) -> None:
+        entry = self.current
+        if entry is None or not entry.sha256:
+            self.notify("no page on screen", title="Similar pages", timeout=5)
+            return
+        self._find_similar(entry_key(entry), (entry.sha256, entry.ref.page), self.fingerprint)
+
+    def _go_to(self, key: str | None) -> None:
+        """Move the list's cursor to a page, showing every page first if filters hide it."""
+        if key is None or key not in self.by_key:
+            return
+        if key not in {entry_key(e) for e in self._visible()}:
+            self.worklist.term_filter = None
+            self.worklist.filter_box.value = ""
+            self.worklist.filter_box.display = False
+            self._paint_term_filter()
+        self._show_list(key)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS))

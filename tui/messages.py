@@ -82,3 +82,23 @@ class WorkFailed(Message):
     """A widget's background work failed; the app logs it and says so, and keeps running."""
 
     worker: Worker
+
+
+@dataclass
+class SimilarFound(Message):
+    """The pages nearest to `key` (a row key) by page vectors, most similar first; or why there
+    are none (`problem`)."""
+
+    key: str
+    neighbours: list
+    """`store.similar_pages.Neighbour`s."""
+    names: dict
+    """Each neighbour's page -> its name in the store."""
+    problem: str | None = None
+
+
+@dataclass
+class DuplicatesFound(Message):
+    """The listed pages (content key, page number) that have a near-duplicate."""
+
+    pages: set

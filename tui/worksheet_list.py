@@ -32,6 +32,9 @@ MARKS: dict[str, tuple[str, str]] = {
 """State -> (mark, style): the glyph says the state at a glance, the word says it plainly."""
 
 
+DUPLICATE_MARK = "≈"
+"""Before the name of a page that has a near-duplicate in the list."""
+
 NAME_WIDTH = 26
 """Fixed, so the list never waits for a width pass (the caption shows the full path)."""
 
@@ -48,6 +51,8 @@ def entry_key(entry: Entry) -> str:
 def _cells(entry: Entry) -> tuple[Text, Text, Text]:
     mark, style = MARKS[entry.state]
     name = entry.ref.path.name + (f" p{entry.ref.page}" if entry.ref.page else "")
+    if entry.duplicate:
+        name = f"{DUPLICATE_MARK} {name}"
     confidence = entry.confidence
     shown = "" if confidence is None else f"{confidence:.0%}"
     return Text(f"{mark} {entry.state}", style=style), Text(name), Text(shown, justify="right")
@@ -84,8 +89,9 @@ class WorksheetList(DataTable):
         key = entry_key(entry)
         if key not in self.rows:
             return
-        state, _, confidence = _cells(entry)
+        state, name, confidence = _cells(entry)
         self.update_cell(key, "state", state)
+        self.update_cell(key, "name", name)
         self.update_cell(key, "conf", confidence)
 
     def select_next_unreviewed(self, entries: list[Entry], selected: str | None) -> bool:

@@ -54,6 +54,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "labeled pages (100000 for the targets)",
     )
     parser.add_argument(
+        "--similar",
+        action="store_true",
+        help="time page vectors: labeling with and without them on the proxy, and similar-page "
+        "queries at 10,000 and 100,000 stored vectors (index against a naive loop)",
+    )
+    parser.add_argument(
         "--tune",
         action="store_true",
         help="time `tune` instead of labeling: steps/s, peak memory, time to a model in use "
@@ -106,6 +112,8 @@ def main(args: argparse.Namespace) -> int:
     model = proxy_model(proxy, log=say) if proxy else args.model
     if args.tune:
         return _tune(args, model, say)
+    if args.similar:
+        return _similar(args, model, say)
     answer_tokens = args.answer_tokens or (DEFAULT_ANSWER_TOKENS if proxy else None)
     ontology = None
     if not args.no_constrain and answer_tokens is None:
@@ -152,6 +160,37 @@ def _collection(args: argparse.Namespace, say) -> int:
         say("the TUI's coverage screen ...")
         screen_s = coverage_screen_seconds(db, resolution.ontology)
     print(format_collection_table(times, screen_s))
+    return 0
+
+
+def _similar(args: argparse.Namespace, model: str, say) -> int:
+    """Page vectors: their share of labeling time, and query times by stored count and width."""
+    from mlx_edugraph.benchmarks.labeling_speed import DEFAULT_ANSWER_TOKENS, write_worksheets
+    from mlx_edugraph.benchmarks.similarity import (
+        format_queries,
+        measure_labeling_cost,
+        measure_query,
+    )
+    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.vlm import hidden_size
+
+    with tempfile.TemporaryDirectory(prefix="mlx-edugraph-bench-") as tmp:
+        pages = write_worksheets(Path(tmp), parse_sizes(args.sizes), args.count)
+        say("labeling with and without page vectors ...")
+        cost = measure_labeling_cost(
+            model, pages, answer_tokens=args.answer_tokens or DEFAULT_ANSWER_TOKENS
+        )
+    width = hidden_size(Engine(model, ontology=None, constrain=False).vlm)
+    print(
+        f"labeling {cost.pages} page(s): {cost.without_s:.3f} s per page without vectors, "
+        f"{cost.with_s:.3f} s with: {cost.extra:+.1%}"
+    )
+    rows = []
+    for count in (10_000, 100_000):
+        for size in sorted({width, 2560}):
+            say(f"query over {count:,} stored vectors of width {size} ...")
+            rows.append(measure_query(count, size))
+    print(format_queries(rows))
     return 0
 
 

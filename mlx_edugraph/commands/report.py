@@ -55,6 +55,8 @@ def main(args: argparse.Namespace) -> int:
                 return 2
             everything = pages(store)  # read once; each path's section is a filter of it
             groups = [(str(p), under_paths(everything, [p])) for p in args.paths]
+            reported = [p for _, found in groups for p in found] if args.paths else everything
+            duplicates = _duplicates(store, {(p.key, p.page) for p in reported})
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -80,7 +82,7 @@ def main(args: argparse.Namespace) -> int:
     title = "Worksheet coverage of the EduGraph ontology"
     render = html_report if fmt == "html" else markdown_report
     try:
-        write_atomic(out, render(title, header, sections).encode("utf-8"))
+        write_atomic(out, render(title, header, sections, duplicates).encode("utf-8"))
     except OSError as exc:
         print(f"error: cannot write {out}: {exc}", file=sys.stderr)
         return 1
@@ -91,3 +93,34 @@ def main(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _duplicates(store, among: set):
+    """The near-duplicate groups of the reported pages by the newest model's vectors; None
+    when no page has a vector (labeled through servers only: then the section is left out)."""
+    from mlx_edugraph.commands.vector_options import page_name
+    from mlx_edugraph.evaluation.coverage_report import Duplicates
+    from mlx_edugraph.store.similar_pages import (
+        DUPLICATE_THRESHOLD,
+        NoVectors,
+        VectorIndex,
+        choose_model,
+    )
+
+    try:
+        model = choose_model(store, None)
+    except NoVectors:
+        return None
+    index = VectorIndex.load(store, model)
+    groups = index.duplicate_groups(DUPLICATE_THRESHOLD, among)
+    missing = len(among - set(index.pages))
+    note = (
+        f"Pages whose vectors (model {model}) have a cosine similarity of at least "
+        f"{DUPLICATE_THRESHOLD}: the same sheet scanned twice, resized or re-saved."
+    )
+    if missing:
+        note += f" {missing} page(s) have no vector from this model: run `mlx-edugraph embed`."
+    return Duplicates(
+        note,
+        [[(page_name(store, n.page), n.similarity) for n in group] for group in groups],
+    )

@@ -31,7 +31,19 @@ class Section:
     coverage: Coverage
 
 
-def html_report(title: str, header: list[str], sections: list[Section]) -> str:
+@dataclass
+class Duplicates:
+    """The near-duplicate groups of the reported pages (`mlx-edugraph duplicates`)."""
+
+    note: str
+    """How they were found: the model of the vectors, the threshold, pages without vectors."""
+    groups: list[list[tuple[str, float]]]
+    """Each group's pages as (name, best similarity)."""
+
+
+def html_report(
+    title: str, header: list[str], sections: list[Section], duplicates: Duplicates | None = None
+) -> str:
     """The whole report as one HTML document."""
     parts = [
         "<!DOCTYPE html>",
@@ -42,8 +54,34 @@ def html_report(title: str, header: list[str], sections: list[Section]) -> str:
     ]
     for section in sections:
         parts.append(_html_section(section))
+    if duplicates is not None:
+        parts.append(_html_duplicates(duplicates))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _html_duplicates(duplicates: Duplicates) -> str:
+    out = ["<section><h2>Near-duplicates</h2>", f"<p>{escape(duplicates.note)}</p>"]
+    if not duplicates.groups:
+        out.append("<p>No near-duplicate pages.</p>")
+    for number, group in enumerate(duplicates.groups, start=1):
+        out.append(f"<h3>Group {number}: {len(group)} pages</h3><table>")
+        out.append("<tr><th>page</th><th>similarity</th></tr>")
+        out += [f"<tr><td>{escape(n)}</td><td>{s:.4f}</td></tr>" for n, s in group]
+        out.append("</table>")
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _markdown_duplicates(duplicates: Duplicates) -> list[str]:
+    lines = ["", "## Near-duplicates", "", duplicates.note, ""]
+    if not duplicates.groups:
+        lines.append("No near-duplicate pages.")
+    for number, group in enumerate(duplicates.groups, start=1):
+        lines += [f"### Group {number}: {len(group)} pages", ""]
+        lines += [f"- {name} ({similarity:.4f})" for name, similarity in group]
+        lines.append("")
+    return lines
 
 
 def _html_section(section: Section) -> str:
@@ -193,7 +231,9 @@ def _svg_open(width: int, height: int, label: str) -> str:
     )
 
 
-def markdown_report(title: str, header: list[str], sections: list[Section]) -> str:
+def markdown_report(
+    title: str, header: list[str], sections: list[Section], duplicates: Duplicates | None = None
+) -> str:
     """The same report in Markdown: trees as nested lists, the co-occurrence as a table."""
     lines = [f"# {title}", "", *[f"- {line}" for line in header], ""]
     for section in sections:
@@ -224,6 +264,8 @@ def markdown_report(title: str, header: list[str], sections: list[Section]) -> s
             for dimension, terms in c.unknown.items():
                 lines += [f"- {dimension} {t}: {n}" for t, n in terms.most_common()]
         lines.append("")
+    if duplicates is not None:
+        lines += _markdown_duplicates(duplicates)
     return "\n".join(lines)
 
 

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from mlx_edugraph.labels.answer import DEFAULT_MAX_TOKENS, answer_end, page_prediction
 from mlx_edugraph.labels.confidence import token_offsets
 from mlx_edugraph.labels.ontology import Ontology
@@ -20,6 +22,12 @@ from mlx_edugraph.model.grammar import Grammar
 from mlx_edugraph.model.prompt import PromptOverride
 from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS, LoadedWorksheet, WorksheetRef, load
 from mlx_edugraph.prediction import Prediction, Provenance, Timings
+
+EMBED_DEPTH = 0
+"""Where the page vector comes from: the hidden states entering the language model's first
+layer, at the image tokens (the vision tower's output placed in the prompt). The prefill
+computes them anyway. Of the depths measured on two builds of the taught tiny model, only this
+one kept every copy of a page above every page of another kind in both (docs/similar.md)."""
 
 
 @dataclass
@@ -31,6 +39,7 @@ class Generation:
     logprobs: list[float]
     truncated: bool
     timings: Timings
+    embedding: np.ndarray | None = None
 
 
 class Engine:
@@ -50,6 +59,7 @@ class Engine:
         fast_forward: bool = True,
         answer_tokens: int | None = None,
         prompt: PromptOverride | None = None,
+        embed: bool = True,
     ):
         started = time.perf_counter()
         self.vlm = vlm.load(str(model), adapter)
@@ -69,6 +79,7 @@ class Engine:
             Grammar(self.vlm.tokenizer, vlm.vocab_size(self.vlm), ontology) if constrain else None
         )
         self._stop_ids = self.vlm.stop_token_ids
+        self.embed_depth = EMBED_DEPTH if embed else None
         fingerprint = model_fingerprint(Path(self.vlm.path), adapter)
         if prompt is None:
             self.prompt = vlm.render_prompt(self.vlm)
@@ -105,17 +116,16 @@ class Engine:
             else None
         )
         forward_started = time.perf_counter()
-        if self.reuse_prefix and self._prefix is None:
-            self._prefix = vlm.build_prefix(self.vlm, encoded)
-            self.reuse_prefix = self._prefix is not None
-        prefix = self._prefix if self._prefix and self._prefix.fits(encoded) else None
+        prefix = self._prefix_for(encoded)
         fixed = self.answer_tokens is not None
+        states = [] if self.embed_depth is None else [vlm.ImageStates(self.embed_depth)]
         steps = vlm.generate(
             self.vlm,
             encoded,
             max_tokens=self.answer_tokens if fixed else self.max_tokens,
             prefix=prefix,
             constraint=constraint,
+            states=states,
         )
         tokens: list[int] = []
         logprobs: list[float] = []
@@ -157,7 +167,32 @@ class Engine:
             peak_memory_gb=vlm.peak_memory_gb(),
             forward_s=forward_s,
         )
-        return Generation(text, tokens, logprobs, truncated, timings)
+        embedding = pooled(states[0]) if states and states[0].rows is not None else None
+        return Generation(text, tokens, logprobs, truncated, timings, embedding)
+
+    def _prefix_for(self, encoded: vlm.Encoded) -> vlm.Prefix | None:
+        if self.reuse_prefix and self._prefix is None:
+            self._prefix = vlm.build_prefix(self.vlm, encoded)
+            self.reuse_prefix = self._prefix is not None
+        return self._prefix if self._prefix and self._prefix.fits(encoded) else None
+
+    def embed(self, sheet: LoadedWorksheet) -> np.ndarray:
+        """The page's vector alone: the prefill that labeling runs, without decoding (pages
+        labeled through servers, images `similar` is asked about)."""
+        if self.embed_depth is None:
+            raise ValueError("this engine was made with embed=False")
+        return pooled(self.image_states(sheet, [self.embed_depth])[0])
+
+    def image_states(self, sheet: LoadedWorksheet, depths: list[int]) -> list[vlm.ImageStates]:
+        """The image tokens' hidden states at several depths from one prefill (measurements)."""
+        encoded = vlm.encode(self.vlm, self.prompt, sheet.image)
+        states = [vlm.ImageStates(depth) for depth in depths]
+        steps = vlm.generate(
+            self.vlm, encoded, max_tokens=0, prefix=self._prefix_for(encoded), states=states
+        )
+        for _ in steps:
+            pass
+        return states
 
     @property
     def prefix_tokens(self) -> int:
@@ -169,10 +204,10 @@ class Engine:
         return self.label(load(WorksheetRef(Path(path), page), max_pixels=self.max_pixels))
 
     def label(self, sheet: LoadedWorksheet) -> Prediction:
-        """Label one loaded worksheet page."""
+        """Label one loaded worksheet page (with its vector, unless made with embed=False)."""
         generation = self.generate(sheet)
         ends = token_offsets(generation.tokens, lambda ids: vlm.decode(self.vlm, ids))
-        return page_prediction(
+        prediction = page_prediction(
             sheet,
             generation.text,
             truncated=generation.truncated,
@@ -182,3 +217,14 @@ class Engine:
             timings=generation.timings,
             provenance=self.provenance,
         )
+        prediction.embedding = generation.embedding
+        return prediction
+
+
+def pooled(states: vlm.ImageStates) -> np.ndarray:
+    """The mean of the image tokens' hidden states scaled to length 1, in float16 (what the
+    store keeps): similarity is cosine, so the length carries nothing, and stored unit rows
+    spare the index a pass over every vector when it loads."""
+    mean = states.rows.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return (mean / norm if norm else mean).astype(np.float16)

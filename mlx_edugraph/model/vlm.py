@@ -11,7 +11,7 @@ import contextlib
 import io
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import mlx.core as mx
 # Importing the model package registers its torch-free processor with transformers; without
 # it `load_processor` fails with "Unrecognized image processor" (mlx-vlm 0.7.10).
 import mlx_vlm.models.qwen3_vl  # noqa: F401
+import numpy as np
 from mlx_vlm.generate import generate_step, stream_generate
 from mlx_vlm.models.cache import make_prompt_cache
 from mlx_vlm.utils import load as _load
@@ -229,6 +230,93 @@ def _reset_rope_state(language: Any) -> None:
     language._rope_deltas = None
 
 
+class ImageStates:
+    """The hidden states at the image tokens of one language-model depth, taken from the
+    prefill itself: `generate` fills `rows` (image tokens x hidden size) once the prompt is in.
+
+    `depth` d < layers means the residual stream entering layer d (0: the embeddings, the
+    vision tower's output at the image tokens): the prefill computes those rows anyway, since
+    layer d's keys and values are made from them. d == layers means the last layer's output,
+    which chunked prefill never computes (it keeps only the caches): that costs one extra
+    layer over the prompt rows.
+    """
+
+    def __init__(self, depth: int):
+        self.depth = depth
+        self.rows: np.ndarray | None = None
+        """float32, one row per image token; None until the prefill ran."""
+        self._parts: list[mx.array] = []
+
+    def add(self, rows: mx.array) -> None:
+        """Keep some image-token rows (lazy: gathered in `finish`)."""
+        self._parts.append(rows)
+
+    def finish(self) -> None:
+        """Gather the collected rows (after the prefill)."""
+        if self._parts:
+            self.rows = np.asarray(mx.concatenate(self._parts, axis=0).astype(mx.float32))
+            self._parts = []
+
+
+def text_layers(vlm: VLM) -> int:
+    """How many decoder layers the language model has."""
+    return len(vlm.model.language_model.model.layers)
+
+
+def hidden_size(vlm: VLM) -> int:
+    """The width of the language model's hidden states."""
+    return int(vlm.model.language_model.args.hidden_size)
+
+
+class _Tap:
+    """Stands in for one decoder layer and keeps its input (or output) rows at the image tokens.
+
+    Rows are counted from the first call; the prefill's calls come first and cover the prompt
+    in order, and decode calls fall past its image tokens.
+    """
+
+    def __init__(self, layer: Any, states: list[ImageStates], image_rows: Any, output: bool):
+        self._layer = layer
+        self._states = states
+        self._image_rows = image_rows
+        self._output = output
+        self._seen = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._layer, name)  # the model reads its first layer's rotary settings
+
+    def __call__(self, h: mx.array, *args: Any, **kwargs: Any) -> mx.array:
+        out = self._layer(h, *args, **kwargs)
+        count = h.shape[1]
+        window = self._image_rows[self._seen : self._seen + count]
+        self._seen += count
+        if window.any():
+            picked = (out if self._output else h)[0, mx.array(window.nonzero()[0])]
+            for states in self._states:
+                states.add(picked)
+        return out
+
+
+@contextlib.contextmanager
+def _tapped(vlm: VLM, input_ids: Any, states: list[ImageStates]) -> Iterator[None]:
+    """Decoder layers wrapped in `_Tap`s for the depths `states` ask for, while inside."""
+    layers = vlm.model.language_model.model.layers
+    image_rows = np.asarray(input_ids[0]) == vlm.image_token_id
+    originals = list(layers)
+    by_depth: dict[int, list[ImageStates]] = {}
+    for item in states:
+        if not 0 <= item.depth <= len(layers):
+            raise ValueError(f"depth {item.depth} outside 0..{len(layers)}")
+        by_depth.setdefault(item.depth, []).append(item)
+    try:
+        for depth, asked in by_depth.items():
+            index, output = (depth, False) if depth < len(layers) else (depth - 1, True)
+            layers[index] = _Tap(layers[index], asked, image_rows, output)
+        yield
+    finally:
+        layers[:] = originals
+
+
 def generate(
     vlm: VLM,
     encoded: Encoded,
@@ -236,14 +324,32 @@ def generate(
     max_tokens: int,
     prefix: Prefix | None = None,
     constraint: Any = None,
+    states: Sequence[ImageStates] = (),
 ) -> Iterator[Step]:
     """Greedy decoding; the caller stops iterating when the answer is complete.
 
     `prefix` (which must fit `encoded`) skips the prompt's shared prefix. `constraint` (a
     `constrain.GrammarState`) masks each step's logits and names the tokens its grammar
     forces, which are fed in one forward pass. Log-probabilities are always the model's own,
-    before any mask.
+    before any mask. Each of `states` gets its rows from the prefill before the first step
+    (with `max_tokens=0`, the prefill alone runs).
     """
+    if not states:
+        yield from _generate(vlm, encoded, max_tokens, prefix, constraint, [])
+        return
+    suffix = encoded.input_ids[:, len(prefix.tokens) :] if prefix else encoded.input_ids
+    with _tapped(vlm, suffix, list(states)):
+        yield from _generate(vlm, encoded, max_tokens, prefix, constraint, list(states))
+
+
+def _generate(
+    vlm: VLM,
+    encoded: Encoded,
+    max_tokens: int,
+    prefix: Prefix | None,
+    constraint: Any,
+    states: list[ImageStates],
+) -> Iterator[Step]:
     language = vlm.model.language_model
     _reset_rope_state(language)
     input_ids, mask, model = encoded.input_ids, encoded.mask, vlm.model
@@ -273,8 +379,14 @@ def generate(
             prompt_cache=cache,
             **kwargs,
         )
+        first = True
         for token, logprobs in steps:
+            if first:
+                _finish(states)
+                first = False
             yield Step(int(token), float(logprobs[token].item()), time.perf_counter())
+        if first:
+            _finish(states)
         return
     # mlx-vlm's loop feeds one token per pass; ours feeds forced tokens together. Its
     # prefill (vision tower, chunking, deepstack) runs with max_tokens=0: that fills the
@@ -293,6 +405,7 @@ def generate(
     )
     for _ in prefill:
         pass
+    _finish(states)
     logits, produced = first[0], 0
     while produced < max_tokens:
         token = int(mx.argmax(constraint.mask(logits), axis=-1).item())
@@ -311,6 +424,11 @@ def generate(
                 yield Step(forced_token, logprob, at, forced=True)
             produced += len(forced)
         logits = rows[-1:]
+
+
+def _finish(states: list[ImageStates]) -> None:
+    for item in states:
+        item.finish()
 
 
 def _logprobs(logits: mx.array) -> mx.array:

@@ -32,6 +32,8 @@ class Entry:
     labeling: bool = False
     problem: str | None = None
     """Why the file could not even be read (hashing failed); shown as an error."""
+    duplicate: bool = False
+    """Another listed page is a near-duplicate of this one (by the model's page vectors)."""
 
     @property
     def key(self) -> tuple[str, int]:

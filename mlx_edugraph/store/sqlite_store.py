@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from mlx_edugraph.prediction import Prediction
 from mlx_edugraph.store.review import Review
@@ -101,11 +102,22 @@ MIGRATIONS: tuple[str, ...] = (
             ) AS rank FROM predictions
         ) WHERE rank = 1
     """,
+    """
+    CREATE TABLE page_vectors (
+        model_fingerprint TEXT NOT NULL,
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (model_fingerprint, key, page)
+    )
+    """,
 )
 """Ordered schema steps; the number applied is recorded in the database itself. Step 4 indexes
 every label by term (of predictions and of reviews) and keeps each page's newest prediction, so
 questions about a whole collection ("which pages practise X?") are answered by SQLite, not by
-reading every record."""
+reading every record. Step 5 keeps each page's vector (float16 bytes) per model, for `similar`
+and `duplicates`: vectors of different models are never compared."""
 
 CLAIM_STALE_S = 900.0
 """A claim older than this is void: longer than any page's retries through servers take."""
@@ -250,6 +262,8 @@ class Store:
     def _insert(self, prediction: Prediction, now: str) -> None:
         key = key_of(prediction)
         fingerprint = prediction.provenance.model_fingerprint
+        if prediction.embedding is not None:
+            self._put_vector(key, prediction.page, fingerprint, prediction.embedding, now)
         self._db.execute(
             "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -282,6 +296,41 @@ class Store:
                 for label in prediction.labels
             ],
         )
+
+    def _put_vector(self, key: str, page: int, fingerprint: str, vector, now: str) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO page_vectors VALUES (?, ?, ?, ?, ?)",
+            (fingerprint, _text(key), page, vector.astype("<f2").tobytes(), now),
+        )
+
+    def put_vectors(self, model_fingerprint: str, items: Iterable[tuple[str, int, Any]]) -> None:
+        """Store pages' vectors, (key, page, unit-length numpy array) each, kept as float16,
+        made by one model (`embed`, generated stores), in one transaction."""
+        now = _now()
+        with self._db:
+            for key, page, vector in items:
+                self._put_vector(key, page, model_fingerprint, vector, now)
+
+    def vectors(self, model_fingerprint: str) -> tuple[list[tuple[str, int]], bytes, int]:
+        """Every page vector of one model: their (key, page) pairs, the float16 bytes of all
+        vectors end to end (in that order), and how many there are."""
+        rows = self._db.execute(
+            # No ORDER BY: sorting 100,000 blobs of 5 KB took longer than reading them. The
+            # primary key (model first) finds one model's rows.
+            "SELECT key, page, vector FROM page_vectors WHERE model_fingerprint = ?",
+            (model_fingerprint,),
+        ).fetchall()
+        return [(_path(k), p) for k, p, _ in rows], b"".join(r[2] for r in rows), len(rows)
+
+    def vector_models(self) -> list[str]:
+        """Fingerprints of the models whose vectors the store holds, newest vector first."""
+        # A replaced vector gets a new rowid, so the largest rowid is the newest; the primary
+        # key's index answers this without reading a vector.
+        rows = self._db.execute(
+            "SELECT model_fingerprint FROM page_vectors GROUP BY model_fingerprint "
+            "ORDER BY MAX(rowid) DESC"
+        )
+        return [row[0] for row in rows]
 
     def remember_path(self, sha256: str, page: int, path: str) -> None:
         """Record another name of an already-labeled worksheet (same bytes, other file)."""

@@ -1,0 +1,101 @@
+"""`mlx-edugraph similar`: the stored pages nearest to one page or image (cosine of vectors)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from mlx_edugraph.commands.input_options import Refused, existing_store
+from mlx_edugraph.commands.vector_options import (
+    add_vector_arguments,
+    fingerprint,
+    local_model,
+    neighbour_record,
+    page_name,
+)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", type=Path, help="a stored page's file, or any worksheet image")
+    parser.add_argument("-k", type=int, default=10, help="how many pages (default 10)")
+    parser.add_argument("--page", type=int, default=None, help="PDF page number (default 1)")
+    parser.add_argument("--json", action="store_true", help="print a JSON list for scripts")
+    add_vector_arguments(parser)
+
+
+def main(args: argparse.Namespace) -> int:
+    from mlx_edugraph.store.similar_pages import DUPLICATE_THRESHOLD
+    from mlx_edugraph.store.sqlite_store import Store, StoreError
+
+    if args.k < 1:
+        print("error: -k must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        db = existing_store(args)
+        with Store(db) as store:
+            neighbours = _nearest(args, store)
+            if args.json:
+                print(json.dumps([neighbour_record(store, n) for n in neighbours], indent=2))
+            else:
+                for n in neighbours:
+                    mark = "\tnear-duplicate" if n.similarity >= DUPLICATE_THRESHOLD else ""
+                    print(f"{n.similarity:.4f}\t{page_name(store, n.page)}{mark}")
+    except (Refused, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{len(neighbours)} similar page(s)", file=sys.stderr)
+    return 0
+
+
+def _nearest(args: argparse.Namespace, store):
+    """The neighbours of the asked page; `Refused` with the reason when there can be none."""
+    from mlx_edugraph.pages.worksheets import WorksheetError, file_sha256
+    from mlx_edugraph.store.similar_pages import NoVectors, VectorIndex, choose_model
+
+    if not args.path.is_file():
+        raise Refused(f"no such file: {args.path}")
+    is_pdf = args.path.suffix.lower() == ".pdf"
+    number = (args.page or 1) if is_pdf else 0
+    try:
+        page = (file_sha256(args.path), number)
+    except WorksheetError as exc:
+        raise Refused(f"cannot read {args.path}: {exc}") from None
+    choice = local_model(args, required=False)
+    try:
+        model = choose_model(store, fingerprint(choice))
+    except NoVectors as exc:
+        raise Refused(str(exc)) from None
+    index = VectorIndex.load(store, model)
+    vector = index.vector_of(page)
+    if vector is None:
+        vector = _embed_new(args.path, page, store, choice, model)
+    return index.nearest(vector, args.k, skip=page)
+
+
+def _embed_new(path: Path, page: tuple[str, int], store, choice, model: str):
+    """The vector of a page the store has no vector of, made by the local model."""
+    from mlx_edugraph.pages.worksheets import WorksheetError, WorksheetRef, load
+
+    if store.latest(*page) is not None:
+        raise Refused(
+            f"{path} is in the store without a vector from model {model} (labeled through "
+            f"--server, or by another model version): run `mlx-edugraph embed {path}` first"
+        )
+    if choice is None or fingerprint(choice) != model:
+        raise Refused(
+            f"{path} is not in the store, and embedding it needs the model of the stored "
+            f"vectors ({model}) installed locally: give it with --model"
+        )
+    from mlx_edugraph.model.mlx_engine import Engine
+
+    try:  # read it before loading the model: an unreadable file fails fast
+        sheet = load(WorksheetRef(path, page[1]), sha256=page[0])
+    except WorksheetError as exc:
+        raise Refused(f"cannot read {path}: {exc}") from None
+    except Exception as exc:  # a hostile file: say so, like `label` does
+        raise Refused(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    print(f"{path} is not in the store: embedding it with {choice.label} ...", file=sys.stderr)
+    engine = Engine(choice.path, adapter=choice.adapter, ontology=None, constrain=False)
+    return engine.embed(sheet)

@@ -1,0 +1,65 @@
+"""What `similar`, `duplicates` and `embed` share: the model whose vectors count, page names."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from mlx_edugraph.commands.input_options import Refused, add_store_arguments
+
+if TYPE_CHECKING:
+    from mlx_edugraph.model.versions import ModelChoice
+    from mlx_edugraph.store.similar_pages import Neighbour
+    from mlx_edugraph.store.sqlite_store import Store
+
+
+def add_vector_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model and the store options."""
+    parser.add_argument(
+        "--model",
+        help="MLX model folder whose vectors are compared (default: the converted model if "
+        "there is one, else the model of the store's newest vectors)",
+    )
+    add_store_arguments(parser)
+
+
+def local_model(args: argparse.Namespace, *, required: bool) -> ModelChoice | None:
+    """The local model (its current tuned version) of --model or the default folder; None
+    when none is installed and none was asked for, unless `required` (then `Refused`)."""
+    from mlx_edugraph.model.location import ModelNotFound, resolve_model
+    from mlx_edugraph.model.versions import choose
+
+    try:
+        return choose(resolve_model(args.model))
+    except ModelNotFound as exc:
+        if required or args.model is not None:
+            raise Refused(str(exc)) from None
+        return None
+
+
+def fingerprint(choice: ModelChoice | None) -> str | None:
+    """The fingerprint the model's vectors are stored under (None: no local model)."""
+    from pathlib import Path
+
+    from mlx_edugraph.model.fingerprint import model_fingerprint
+
+    return model_fingerprint(Path(choice.path), choice.adapter) if choice else None
+
+
+def page_name(store: Store, page: tuple[str, int]) -> str:
+    """A stored page as a person knows it: its first path, and the page number of a PDF."""
+    paths = store.paths_of(*page)
+    path = paths[0] if paths else page[0]
+    return f"{path} p{page[1]}" if page[1] else path
+
+
+def neighbour_record(store: Store, neighbour: Neighbour) -> dict:
+    """One page of `similar` or `duplicates` for --json."""
+    key, number = neighbour.page
+    paths = store.paths_of(key, number)
+    return {
+        "path": paths[0] if paths else None,
+        "page": number,
+        "sha256": key,
+        "similarity": round(neighbour.similarity, 6),
+    }
