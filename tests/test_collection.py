@@ -9,9 +9,6 @@ Chromium where it is installed (CI installs Debian's package).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,19 +22,9 @@ from mlx_edugraph.store.review import Review
 from mlx_edugraph.store.sqlite_store import Store
 from tests.browser import CHROMIUM, visit
 from tests.conftest import ONTOLOGY_V04_TTL
+from tests.run_cli import cli
 
 ONTOLOGY = ("--ontology", str(ONTOLOGY_V04_TTL))
-
-
-def cli(*args, home: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mlx_edugraph", *map(str, args)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MLX_EDUGRAPH_HOME": str(home)},
-        timeout=300,
-    )
 
 
 def _prediction(path: Path, sha256: str, labels: dict, fingerprint="m1", confidence=0.9):

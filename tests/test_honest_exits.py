@@ -8,10 +8,7 @@ pipes), as CI and scripts run it.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,23 +17,8 @@ from mlx_edugraph.commands.label import EXIT_MODEL_FAILED
 from mlx_edugraph.pages.samples import write_samples
 from mlx_edugraph.prediction import DIMENSIONS
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, TAUGHT_ANSWERS
-from mlx_edugraph.tinymodel.template import TEMPLATE_ENV_VAR
 from tests.chat_server import ChatServer
-from tests.models import REAL_TEMPLATE
-
-
-def cli(*args: str | Path, home: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MLX_EDUGRAPH_HOME": str(home)}
-    if REAL_TEMPLATE is not None:  # the demo's cache entry name hashes the template
-        env[TEMPLATE_ENV_VAR] = str(REAL_TEMPLATE)
-    return subprocess.run(
-        [sys.executable, "-m", "mlx_edugraph", *map(str, args)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+from tests.run_cli import cli
 
 
 def taught_line(kind: str) -> str:

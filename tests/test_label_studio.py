@@ -5,10 +5,8 @@ reruns, 10,000 annotations). The round trip with a real one is test_label_studio
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -33,6 +31,7 @@ from mlx_edugraph.store.review import Review
 from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tui.labels_pane import outcome_text
 from tests.conftest import ONTOLOGY_V04_TTL
+from tests.run_cli import cli
 
 ADD = {"Area": ["IntegerAddition"], "Scope": ["NumbersSmaller20"], "Ability": []}
 MUL = {"Area": ["IntegerMultiplication"], "Scope": ["NumbersSmaller100"], "Ability": []}
@@ -352,13 +351,8 @@ def test_cli_refuses_a_cut_export_and_keeps_the_store(exported, tmp_path, outcom
 
 
 def import_reviews(file: Path, db: Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mlx_edugraph", "import-reviews", str(file), "--db", str(db)]
-        + ["--ontology", str(ONTOLOGY_V04_TTL)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MLX_EDUGRAPH_HOME": str(tmp_path / "home")},
-    )
+    args = ("--db", db, "--ontology", ONTOLOGY_V04_TTL)
+    return cli("import-reviews", file, *args, home=tmp_path / "home")
 
 
 def test_ten_thousand_annotations_in_one_run(tmp_path, ontology) -> None:

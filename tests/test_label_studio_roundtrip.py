@@ -7,10 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -26,20 +23,10 @@ from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
 from tests.browser import CHROMIUM, wait_in_page
 from tests.conftest import ONTOLOGY_V04_TTL
 from tests.label_studio import run_label_studio
+from tests.run_cli import cli
 
 KINDS = ("addition", "multiplication", "counting", "clock", "picture")
 ONTOLOGY = ("--ontology", str(ONTOLOGY_V04_TTL))
-
-
-def cli(*args, home: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mlx_edugraph", *map(str, args)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MLX_EDUGRAPH_HOME": str(home)},
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")

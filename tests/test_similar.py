@@ -4,10 +4,7 @@ and the `similar`, `duplicates` and `embed` commands run as a user runs them."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +22,7 @@ from mlx_edugraph.store.similar_pages import (
 )
 from mlx_edugraph.store.sqlite_store import MIGRATIONS, Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
+from tests.run_cli import cli
 
 
 def _stored(
@@ -128,17 +126,6 @@ def test_kinds_separate_and_copies_are_duplicates_on_the_taught_model(engines) -
     assert used.same_kind > used.other_kind
     assert min(used.copies_min.values()) >= DUPLICATE_THRESHOLD
     assert used.other_kind_max < DUPLICATE_THRESHOLD
-
-
-def cli(*args: str | Path, home: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mlx_edugraph", *map(str, args)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MLX_EDUGRAPH_HOME": str(home)},
-        timeout=600,
-    )
 
 
 def test_similar_duplicates_and_embed_commands(taught_mlx_model: Path, tmp_path: Path) -> None:

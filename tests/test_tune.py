@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,9 +24,9 @@ from mlx_edugraph.pages.samples import make_worksheet
 from mlx_edugraph.store.review import review_from
 from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, TAUGHT_ANSWERS
-from mlx_edugraph.tinymodel.template import TEMPLATE_ENV_VAR
 from tests.conftest import ONTOLOGY_V04_TTL
-from tests.models import REAL_TEMPLATE
+from tests.run_cli import COMMAND, cli_env
+from tests.run_cli import cli as run_cli
 
 CLOCK_REVIEW = {
     "Area": ["MeasuringTime"],
@@ -46,18 +45,12 @@ TUNE = ("--learning-rate", "1e-3", "--ontology", ONTOLOGY_V04_TTL)
 
 
 def cli(*args, home: Path, **kwargs) -> subprocess.CompletedProcess | subprocess.Popen:
-    env = {**os.environ, "MLX_EDUGRAPH_HOME": str(home)}
-    if REAL_TEMPLATE is not None:  # the demo's cache entry name hashes the template
-        env[TEMPLATE_ENV_VAR] = str(REAL_TEMPLATE)
-    command = [sys.executable, "-m", "mlx_edugraph", *map(str, args)]
-    if kwargs.pop("background", False):
-        return subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=env,
-        )  # fmt: skip
-    return subprocess.run(
-        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=600
-    )
+    if not kwargs.pop("background", False):
+        return run_cli(*args, home=home)
+    return subprocess.Popen(
+        [*COMMAND, *map(str, args)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=cli_env(home),
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
