@@ -151,9 +151,7 @@ def test_round_trip_through_label_studio(studio, root: Path, labeled, tmp_path) 
     annotate("worksheets.pdf p1", [*predicted("worksheets.pdf p1"), taxonomy("Ability", invented)])
 
     exported = tmp_path / "from-label-studio.json"
-    answer = studio.call("GET", f"/api/projects/{project['id']}/export?exportType=JSON")
-    assert answer.status == 200
-    exported.write_bytes(answer.body)
+    download_export(studio, project, exported)
 
     run = cli("import-reviews", exported, "--db", db, *ONTOLOGY, home=home)
     assert run.returncode == 0, run.stderr
@@ -191,8 +189,7 @@ def test_round_trip_through_label_studio(studio, root: Path, labeled, tmp_path) 
     copy = max((t for t in listed if name_of(t) == "003-counting.png p0"), key=lambda t: t["id"])
     again = {"result": predicted_of(studio, copy)}
     studio.ok("POST", f"/api/tasks/{copy['id']}/annotations/", again)
-    answer = studio.call("GET", f"/api/projects/{project['id']}/export?exportType=JSON")
-    exported.write_bytes(answer.body)
+    download_export(studio, project, exported)
     run = cli("import-reviews", exported, "--db", db, *ONTOLOGY, home=home)
     assert run.returncode == 0, run.stderr
     assert "imported 1 review(s)" in run.stdout and "unchanged: 5 page(s)" in run.stdout
@@ -204,6 +201,13 @@ def test_round_trip_through_label_studio(studio, root: Path, labeled, tmp_path) 
     figures = json.loads(scored.stdout)
     # Six reviewed pages; the corrected page and the one given an invented term differ.
     assert figures["pages"] == 6 and figures["exact_match"] == pytest.approx(4 / 6)
+
+
+def download_export(studio, project: dict, path: Path) -> None:
+    """The project's JSON export, as its Export button gives it."""
+    answer = studio.call("GET", f"/api/projects/{project['id']}/export?exportType=JSON")
+    assert answer.status == 200, answer.body[:500]
+    path.write_bytes(answer.body)
 
 
 def predicted_of(studio, task: dict) -> list:
@@ -253,9 +257,7 @@ def test_label_studio_crashing_mid_import_then_a_rerun_writes_no_duplicates(
     again = {"result": predicted_of(studio, second)}
     studio.ok("POST", f"/api/tasks/{second['id']}/annotations/", again)
     exported = tmp_path / "from-label-studio.json"
-    answer = studio.call("GET", f"/api/projects/{project['id']}/export?exportType=JSON")
-    assert answer.status == 200
-    exported.write_bytes(answer.body)
+    download_export(studio, project, exported)
 
     run = cli("import-reviews", exported, "--db", db, *ONTOLOGY, home=home)
     assert run.returncode == 0, run.stderr
