@@ -60,11 +60,8 @@ class VectorIndex:
 
     def vector_of(self, page: Page) -> np.ndarray | None:
         """The stored unit vector of a page, or None."""
-        row = self._rows().get(page)
+        row = self._row_of.get(page)
         return None if row is None else self.matrix[row]
-
-    def _rows(self) -> dict[Page, int]:
-        return self._row_of
 
     def __post_init__(self) -> None:
         self._row_of = {page: row for row, page in enumerate(self.pages)}
@@ -79,9 +76,9 @@ class VectorIndex:
                 f"vector of width {query.shape[0]} against stored width {self.matrix.shape[1]}"
             )
         scores = self.matrix @ query
-        if skip is not None and skip in self._rows():
-            scores[self._rows()[skip]] = -np.inf
-        count = min(k, len(self) - (skip in self._rows()))
+        if skip is not None and skip in self._row_of:
+            scores[self._row_of[skip]] = -np.inf
+        count = min(k, len(self) - (skip in self._row_of))
         if count <= 0:
             return []
         top = np.argpartition(-scores, count - 1)[:count]
