@@ -5,8 +5,11 @@ browser download."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -88,6 +91,7 @@ def _devtools(window: str) -> Iterator:
             [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"--window-size={window}"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             port = _port(Path(profile) / "DevToolsActivePort", process)
@@ -98,8 +102,41 @@ def _devtools(window: str) -> Iterator:
             with connect(target["webSocketDebuggerUrl"], max_size=None) as socket:
                 yield socket
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            _stop_all(process)
+
+
+def _stop_all(process: subprocess.Popen) -> None:
+    """Stop Chromium and every process it started (renderers, network and storage services),
+    and wait until they are gone: one of them still writing its cache into the profile folder
+    made removing that folder fail ("Directory not empty") when the machine was busy."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while _group_running(process.pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        time.sleep(0.05)
+    process.wait()
+
+
+def _group_running(group: int) -> bool:
+    """Whether a process of the group still runs (zombies, which write nothing, do not count:
+    a container's first process may never reap them)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == group and fields[0] != "Z":
+                return True
+    return False
 
 
 def _caller(socket, visit_: PageVisit):

@@ -75,7 +75,7 @@ class VectorIndex:
             raise ValueError(
                 f"vector of width {query.shape[0]} against stored width {self.matrix.shape[1]}"
             )
-        scores = self.matrix @ query
+        scores = np.minimum(self.matrix @ query, 1.0)  # float16 rows can exceed it a little
         if skip is not None and skip in self._row_of:
             scores[self._row_of[skip]] = -np.inf
         count = min(k, len(self) - (skip in self._row_of))
@@ -103,7 +103,7 @@ class VectorIndex:
             return i
 
         for start in range(0, len(rows), BLOCK_ROWS):
-            scores = matrix[start : start + BLOCK_ROWS] @ matrix.T
+            scores = np.minimum(matrix[start : start + BLOCK_ROWS] @ matrix.T, 1.0)
             for offset, other in zip(*np.nonzero(scores >= threshold), strict=True):
                 one = start + int(offset)
                 if one < other:
