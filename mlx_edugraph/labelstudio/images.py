@@ -91,8 +91,9 @@ def link_images(
                 if not page and path.suffix.lower() in BROWSER_SUFFIXES
                 else (pages_dir.absolute() / rendered_name(path, sha256, page))
             )
-        if shown.parent == pages_dir.absolute():
-            links.rendered.append(shown)
+        else:
+            if shown.parent == pages_dir.absolute():
+                links.rendered.append(shown)
         files[(sha256 or path_text, page)] = shown
     if not files:
         links.root = (root or Path.cwd()).absolute()
