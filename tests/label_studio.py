@@ -108,13 +108,11 @@ class LabelStudio:
         )
         with browser.open(create, timeout=60) as answer:
             self._refresh = json.loads(answer.read())["token"]
-        self._renew()
+        self.renew()
 
-    def sign_in_again(self) -> None:
-        """After a restart: the personal access token is kept in Label Studio's database."""
-        self._renew()
-
-    def _renew(self) -> None:
+    def renew(self) -> None:
+        """A fresh access token for the personal access token (kept in Label Studio's
+        database, so it outlives a restart)."""
         answer = self._send("POST", "/api/token/refresh/", {"refresh": self._refresh}, auth=False)
         assert answer.status == 200, answer.body
         self._access = answer.json()["access"]
@@ -123,7 +121,7 @@ class LabelStudio:
         """One API call with the bearer token (renewed once when it has expired)."""
         answer = self._send(method, path, body)
         if answer.status == 401:
-            self._renew()
+            self.renew()
             answer = self._send(method, path, body)
         return answer
 

@@ -241,7 +241,7 @@ def test_label_studio_crashing_mid_import_then_a_rerun_writes_no_duplicates(
     studio.server.crash()
     sender.join()
     studio.server.start()
-    studio.sign_in_again()
+    studio.renew()
     counted = f"/api/tasks?project={project['id']}&page_size=1"
     before = studio.ok("GET", counted)["total"]
     assert before in (7, 7 + len(many))  # its import is one transaction: all or nothing

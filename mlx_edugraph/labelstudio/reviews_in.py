@@ -82,7 +82,8 @@ def _match(
 ) -> tuple[str, int] | None:
     page = annotation.page
     if annotation.sha256:
-        if store.latest(annotation.sha256, page) or store.paths_of(annotation.sha256, page):
+        # Every stored prediction has its path row (written with it): no record to parse here.
+        if store.paths_of(annotation.sha256, page):
             return annotation.sha256, page
         report.unmatched.append(
             (annotation, f"no page with SHA-256 {annotation.sha256[:12]}… p{page} in the store")
@@ -116,11 +117,10 @@ def _review(
         and predicted_labels(prediction) == labels
         and ((prediction.outcome == "unsupported") == unsupported)
     )
-    paths = store.paths_of(sha256, page)
     return Review(
         sha256=sha256,
         page=page,
-        path=prediction.path if prediction else (paths[0] if paths else annotation.path),
+        path=prediction.path if prediction else store.paths_of(sha256, page)[0],  # matched: seen
         status="accepted" if agrees else "corrected",
         labels=labels,
         model_fingerprint=prediction.provenance.model_fingerprint if prediction else "",
