@@ -11,6 +11,7 @@ import os
 import sys
 
 from . import __version__
+from .errors import ExitCode, UserError
 
 COMMANDS: dict[str, str] = {
     "label": "Label worksheets (images, PDFs, folders) with the EduGraph model.",
@@ -53,14 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module = _command_module(args.command)
     try:
-        return module.main(args) or 0
+        return module.main(args) or ExitCode.OK
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
     except KeyboardInterrupt:
         print("\ninterrupted; every finished worksheet is saved", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly, as a Unix filter does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return ExitCode.OK
 
 
 if __name__ == "__main__":

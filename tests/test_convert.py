@@ -92,12 +92,13 @@ def test_provenance_names_the_source_and_the_conversion(
 
 @pytest.mark.parametrize("kind", ["addition", "clock", "picture"])
 def test_converted_model_labels_end_to_end(q4: ConversionResult, kind: str) -> None:
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
     from mlx_edugraph.pages.samples import make_worksheet
     from mlx_edugraph.pages.worksheets import LoadedWorksheet, WorksheetRef
     from mlx_edugraph.tinymodel import TAUGHT_ANSWERS, TEACH_SIZE
 
-    engine = Engine(q4.out, ontology=None)
+    engine = MlxEngine(ModelChoice(str(q4.out)), ontology=None)
     page = make_worksheet(kind, size=TEACH_SIZE, seed=5)
     prediction = engine.label(LoadedWorksheet(WorksheetRef(Path(f"{kind}.png")), "0" * 64, page))
     assert prediction.raw_text == TAUGHT_ANSWERS[kind]

@@ -24,9 +24,10 @@ def ontology():
 
 @pytest.fixture(scope="session")
 def taught_engine(taught_mlx_model: Path, ontology):
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
 
-    return Engine(taught_mlx_model, ontology=ontology)
+    return MlxEngine(ModelChoice(str(taught_mlx_model)), ontology=ontology)
 
 
 def _sheet(kind: str, seed: int = 7) -> LoadedWorksheet:
@@ -106,12 +107,15 @@ def test_prediction_records_provenance_timings_and_size(taught_engine) -> None:
 def test_label_file_applies_and_records_the_resolution_cap(
     taught_mlx_model: Path, ontology, tmp_path: Path
 ) -> None:
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
 
     path = tmp_path / "addition.png"
     make_worksheet("addition", size=(512, 640), seed=3).save(path)
-    engine = Engine(
-        taught_mlx_model, ontology=ontology, max_pixels=DEMO_PAGE_SIZE[0] * DEMO_PAGE_SIZE[1]
+    engine = MlxEngine(
+        ModelChoice(str(taught_mlx_model)),
+        ontology=ontology,
+        max_pixels=DEMO_PAGE_SIZE[0] * DEMO_PAGE_SIZE[1],
     )
     prediction = engine.label_file(path)
     assert prediction.image_size == DEMO_PAGE_SIZE
@@ -120,9 +124,10 @@ def test_label_file_applies_and_records_the_resolution_cap(
 
 
 def test_token_bound_gives_a_truncated_outcome(taught_mlx_model: Path, ontology) -> None:
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
 
-    engine = Engine(taught_mlx_model, ontology=ontology, max_tokens=6)
+    engine = MlxEngine(ModelChoice(str(taught_mlx_model)), ontology=ontology, max_tokens=6)
     prediction = engine.label(_sheet("addition"))
     assert prediction.outcome == "truncated"
     assert prediction.raw_text and TAUGHT_ANSWERS["addition"].startswith(prediction.raw_text)
@@ -130,9 +135,10 @@ def test_token_bound_gives_a_truncated_outcome(taught_mlx_model: Path, ontology)
 
 
 def test_random_model_output_is_kept_and_never_raises(tiny_mlx_model: Path, ontology) -> None:
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
 
-    engine = Engine(tiny_mlx_model, ontology=ontology, max_tokens=12)
+    engine = MlxEngine(ModelChoice(str(tiny_mlx_model)), ontology=ontology, max_tokens=12)
     prediction = engine.label(_sheet("counting"))
     assert prediction.outcome in ("unparseable", "truncated")
     assert prediction.raw_text

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.commands.label import EXIT_MODEL_FAILED
+from mlx_edugraph.errors import ExitCode
 from mlx_edugraph.pages.samples import write_samples
 from mlx_edugraph.prediction import DIMENSIONS
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, TAUGHT_ANSWERS
@@ -67,7 +67,7 @@ def test_label_exits_non_zero_when_the_model_fails(taught_mlx_model: Path, tmp_p
     write_samples(pages, 2, size=DEMO_PAGE_SIZE)
     (pages / "torn.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # a bad input file: not the model's
     result = cli("label", pages, "--model", broken, home=tmp_path / "home")
-    assert result.returncode == EXIT_MODEL_FAILED, result.stderr
+    assert result.returncode == ExitCode.MODEL_FAILED, result.stderr
     assert "file errors 1, model failures 2" in result.stderr
     assert "error: the model failed on 2 of 3 page(s)" in result.stderr
 
@@ -77,7 +77,7 @@ def test_label_exits_non_zero_when_every_server_fails(tmp_path: Path) -> None:
     write_samples(pages, 2, size=(128, 160))
     with ChatServer(mode="fail") as server:
         result = cli("label", pages, "--server", server.url, "--retries", "0", home=tmp_path)
-    assert result.returncode == EXIT_MODEL_FAILED, result.stderr
+    assert result.returncode == ExitCode.MODEL_FAILED, result.stderr
     assert "model failures 2" in result.stderr
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from mlx_edugraph.labels.ontology import load_ontology
-from mlx_edugraph.model.mlx_engine import Engine
+from mlx_edugraph.model.choice import ModelChoice
+from mlx_edugraph.model.mlx_engine import MlxEngine
 from mlx_edugraph.pages.samples import write_samples
 from mlx_edugraph.pages.worksheets import discover, load
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
@@ -86,7 +87,7 @@ def test_label_through_mlx_vlm_server_matches_the_local_engine(
     remote = {r["path"]: r for r in map(json.loads, out.read_text().splitlines())}
 
     ontology = load_ontology(ONTOLOGY_V04_RDF)
-    engine = Engine(taught_mlx_model, ontology=ontology)
+    engine = MlxEngine(ModelChoice(str(taught_mlx_model)), ontology=ontology)
     for ref in discover([folder]):
         local = engine.label(load(ref, max_pixels=engine.max_pixels))
         record = remote[str(ref.path)]

@@ -145,13 +145,14 @@ def test_answer_becomes_a_prediction_with_its_raw_text(
 def test_runaway_output_is_cut_by_the_token_bound(
     tiny_mlx_model: Path, ontology: Ontology, tmp_path: Path, outcome
 ) -> None:
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
     from mlx_edugraph.pages.samples import make_worksheet
     from mlx_edugraph.pages.worksheets import LoadedWorksheet, WorksheetRef
 
     # Random weights never close the answer: decoding runs until the bound stops it.
     bound = 40
-    engine = Engine(tiny_mlx_model, ontology=ontology, max_tokens=bound)
+    engine = MlxEngine(ModelChoice(str(tiny_mlx_model)), ontology=ontology, max_tokens=bound)
     page = make_worksheet("counting", size=(256, 320), seed=3)
     prediction = engine.label(LoadedWorksheet(WorksheetRef(Path("sheet.png")), "1" * 64, page))
     assert prediction.timings.generated_tokens <= bound

@@ -16,7 +16,7 @@ from mlx_edugraph.servers.pool import PoolSettings
 from mlx_edugraph.servers.server_engine import RemoteOptions
 from tests.chat_server import ANSWER, ChatServer
 from tests.conftest import ONTOLOGY_V04_RDF, ONTOLOGY_V04_TTL
-from tests.test_tui import all_labeled, wait_for
+from tests.test_tui import all_labeled, chooser, wait_for
 
 PAGES = 4
 
@@ -53,12 +53,11 @@ def test_tui_labels_through_a_server(folder: Path, tmp_path: Path) -> None:
     from mlx_edugraph.tui.labeler import Settings
 
     async def run(server: ChatServer) -> list:
+        remote = RemoteOptions(settings=PoolSettings(per_server=2))
         settings = Settings(
-            model=None,
             db=tmp_path / "labels.sqlite",
+            choose=chooser(servers=[server.url], remote=remote),
             ontology_file=ONTOLOGY_V04_TTL,
-            servers=[server.url],
-            remote=RemoteOptions(settings=PoolSettings(per_server=2)),
         )
         app = ReviewApp([folder / "worksheets"], settings, image_mode="none")
         async with app.run_test(size=(160, 45)) as pilot:

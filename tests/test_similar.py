@@ -94,9 +94,13 @@ def _sheet(kind: str, seed: int = 3) -> LoadedWorksheet:
 
 @pytest.fixture(scope="module")
 def engines(taught_mlx_model: Path):
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
 
-    return {embed: Engine(taught_mlx_model, ontology=None, embed=embed) for embed in (True, False)}
+    return {
+        embed: MlxEngine(ModelChoice(str(taught_mlx_model)), ontology=None, embed=embed)
+        for embed in (True, False)
+    }
 
 
 def test_the_vector_comes_with_the_labels_and_changes_none_of_them(engines) -> None:

@@ -32,9 +32,13 @@ def ontology():
 
 @pytest.fixture(scope="module")
 def taught_engines(taught_mlx_model: Path, ontology) -> dict:
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
 
-    return {name: Engine(taught_mlx_model, ontology=ontology, **kw) for name, kw in MODES.items()}
+    return {
+        name: MlxEngine(ModelChoice(str(taught_mlx_model)), ontology=ontology, **kw)
+        for name, kw in MODES.items()
+    }
 
 
 def _sheet(kind: str, seed: int = 7) -> LoadedWorksheet:
@@ -44,10 +48,23 @@ def _sheet(kind: str, seed: int = 7) -> LoadedWorksheet:
 
 def test_prefix_reuse_is_bit_identical_on_the_random_model(tiny_mlx_model: Path) -> None:
     # Exact log-probabilities: the visual_pos_masks offset bug moves them by ~0.005 here.
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
 
-    cold = Engine(tiny_mlx_model, ontology=None, max_tokens=12, reuse_prefix=False, constrain=False)
-    warm = Engine(tiny_mlx_model, ontology=None, max_tokens=12, reuse_prefix=True, constrain=False)
+    cold = MlxEngine(
+        ModelChoice(str(tiny_mlx_model)),
+        ontology=None,
+        max_tokens=12,
+        reuse_prefix=False,
+        constrain=False,
+    )
+    warm = MlxEngine(
+        ModelChoice(str(tiny_mlx_model)),
+        ontology=None,
+        max_tokens=12,
+        reuse_prefix=True,
+        constrain=False,
+    )
     # Several pages in a row: the cached prefix is trimmed back and reused each time.
     for kind, seed in (("counting", 1), ("clock", 2), ("counting", 1)):
         expected = cold.generate(_sheet(kind, seed))
@@ -58,9 +75,12 @@ def test_prefix_reuse_is_bit_identical_on_the_random_model(tiny_mlx_model: Path)
 
 
 def test_prefix_is_the_system_turn_up_to_the_image(tiny_mlx_model: Path) -> None:
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
 
-    engine = Engine(tiny_mlx_model, ontology=None, max_tokens=2, constrain=False)
+    engine = MlxEngine(
+        ModelChoice(str(tiny_mlx_model)), ontology=None, max_tokens=2, constrain=False
+    )
     engine.generate(_sheet("addition"))
     text = engine.vlm.tokenizer.decode(engine._prefix.tokens)
     assert text.startswith("<|im_start|>system\n")
@@ -84,9 +104,10 @@ def test_taught_answers_are_exact_in_every_mode(taught_engines: dict, kind: str)
 
 
 def test_grammar_keeps_the_random_model_to_known_terms(tiny_mlx_model: Path, ontology) -> None:
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
 
-    engine = Engine(tiny_mlx_model, ontology=ontology)
+    engine = MlxEngine(ModelChoice(str(tiny_mlx_model)), ontology=ontology)
     for kind in ("addition", "picture"):
         # Random weights love blank space; the grammar bounds it, so the answer completes.
         prediction = engine.label(_sheet(kind))
@@ -102,9 +123,10 @@ def test_naive_path_and_engine_give_the_same_labels(
     the grammar on; the naive path is mlx-vlm's own loop on the image file."""
     from mlx_edugraph.labels.answer import parse_answer
     from mlx_edugraph.model import vlm
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
 
-    engine = Engine(taught_mlx_model, ontology=ontology)
+    engine = MlxEngine(ModelChoice(str(taught_mlx_model)), ontology=ontology)
     for kind in sorted(TAUGHT_ANSWERS):
         path = tmp_path / f"{kind}.png"
         make_worksheet(kind, size=DEMO_PAGE_SIZE, seed=11).save(path)
@@ -123,10 +145,13 @@ def test_naive_path_and_engine_decode_the_same_tokens_on_the_random_model(
     tiny_mlx_model: Path, tmp_path: Path
 ) -> None:
     from mlx_edugraph.model import vlm
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
     from mlx_edugraph.pages.worksheets import load
 
-    engine = Engine(tiny_mlx_model, ontology=None, constrain=False, answer_tokens=10)
+    engine = MlxEngine(
+        ModelChoice(str(tiny_mlx_model)), ontology=None, constrain=False, answer_tokens=10
+    )
     path = tmp_path / "counting.png"
     make_worksheet("counting", size=DEMO_PAGE_SIZE, seed=5).save(path)
     naive = vlm.naive_generate(
@@ -138,10 +163,11 @@ def test_naive_path_and_engine_decode_the_same_tokens_on_the_random_model(
 
 
 def test_fixed_answer_length_refuses_the_grammar(tiny_mlx_model: Path) -> None:
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
 
     with pytest.raises(ValueError, match="constrain=False"):
-        Engine(tiny_mlx_model, ontology=None, answer_tokens=8)
+        MlxEngine(ModelChoice(str(tiny_mlx_model)), ontology=None, answer_tokens=8)
 
 
 def test_forced_tokens_save_forward_passes(taught_engines: dict) -> None:

@@ -28,11 +28,21 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def chooser(model: Path | None = None, **options):
+    """The app's model resolution for a local folder (or servers, through `options`); None:
+    browse and review only."""
+    from mlx_edugraph.model.choice import resolve_choice
+
+    if model is None and not options:
+        return None
+    return lambda say: resolve_choice(str(model) if model else None, **options)
+
+
 def make_app(folder: Path, db: Path, model: Path | None, image_mode: str = "none"):
     from mlx_edugraph.tui.app import ReviewApp
     from mlx_edugraph.tui.labeler import Settings
 
-    settings = Settings(model=str(model) if model else None, db=db, ontology_file=ONTOLOGY_V04_TTL)
+    settings = Settings(db=db, choose=chooser(model), ontology_file=ONTOLOGY_V04_TTL)
     return ReviewApp([folder], settings, image_mode=image_mode)
 
 
@@ -370,7 +380,7 @@ def test_the_status_bar_told_before_it_is_mounted_shows_it(tmp_path) -> None:
     from mlx_edugraph.tui.labeler import Labeler, Settings
     from mlx_edugraph.tui.labeling_bar import LabelingBar
 
-    bar = LabelingBar(Labeler(Settings(model=None, db=tmp_path / "labels.sqlite"), print))
+    bar = LabelingBar(Labeler(Settings(db=tmp_path / "labels.sqlite"), print))
     bar.set_model("loading the model ...")
 
     class Host(App):
@@ -410,7 +420,7 @@ def test_without_an_ontology_one_notice_says_why_and_no_label_is_tagged(
     pages = tmp_path / "ws"
     write_samples(pages, 2, size=DEMO_PAGE_SIZE, kinds=("addition", "clock"), seed=5)
     # No --ontology, none cached, and the download refused (tests/conftest.py): offline.
-    settings = Settings(model=str(taught_mlx_model), db=tmp_path / "labels.sqlite")
+    settings = Settings(db=tmp_path / "labels.sqlite", choose=chooser(taught_mlx_model))
 
     async def run() -> None:
         app = ReviewApp([pages], settings, image_mode="none")

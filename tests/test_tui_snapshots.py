@@ -88,7 +88,7 @@ def _app(folder: Path, db: Path, image_mode: str):
     from mlx_edugraph.tui.app import ReviewApp
     from mlx_edugraph.tui.labeler import Settings
 
-    settings = Settings(model=None, db=db, ontology_file=ONTOLOGY_V04_TTL)
+    settings = Settings(db=db, ontology_file=ONTOLOGY_V04_TTL)
     return ReviewApp([folder], settings, image_mode=image_mode)
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.model.mlx_engine import Engine
+from mlx_edugraph.model.choice import ModelChoice
+from mlx_edugraph.model.mlx_engine import MlxEngine
 from mlx_edugraph.pages.samples import make_worksheet
 from mlx_edugraph.store.review import review_from
 from mlx_edugraph.store.sqlite_store import Store
@@ -73,7 +74,7 @@ def reviewed_db(
     from mlx_edugraph.labels.ontology import load_ontology
 
     db = tmp_path_factory.mktemp("tune-db") / "labels.sqlite"
-    engine = Engine(taught_mlx_model, ontology=load_ontology(ONTOLOGY_V04_TTL), version="base")
+    engine = MlxEngine(ModelChoice(str(taught_mlx_model)), ontology=load_ontology(ONTOLOGY_V04_TTL))
     with Store(db) as store:
         for path in sorted(worksheets.iterdir()):
             prediction = engine.label_file(path)
@@ -166,7 +167,7 @@ def _tui_outcome(home: Path, name: str) -> str:
     """The outcome lines the review app shows for page `name`, labeling with the model in use."""
     from mlx_edugraph.tui.app import ReviewApp
     from mlx_edugraph.tui.labeler import Settings
-    from tests.test_tui import select, wait_for
+    from tests.test_tui import chooser, select, wait_for
 
     previous = os.environ.get("MLX_EDUGRAPH_HOME")
     os.environ["MLX_EDUGRAPH_HOME"] = str(home)
@@ -175,7 +176,9 @@ def _tui_outcome(home: Path, name: str) -> str:
         with Store(home / "data" / "labels.sqlite") as store:
             path = store.paths_of(next(iter(_keys(store, name))), 0)[0]
         settings = Settings(
-            model=str(model), db=home / "data" / "labels.sqlite", ontology_file=ONTOLOGY_V04_TTL
+            db=home / "data" / "labels.sqlite",
+            choose=chooser(model),
+            ontology_file=ONTOLOGY_V04_TTL,
         )
         app = ReviewApp([Path(path)], settings, image_mode="none")
 

@@ -43,6 +43,7 @@ from .messages import (
     DuplicatesFound,
     EntriesFound,
     LabelingState,
+    ModelChosen,
     ModelFailed,
     ModelReady,
     ModelStatus,
@@ -137,8 +138,7 @@ class ReviewApp(App):
         self.by_key: dict[str, Entry] = {}
         self.ontology: Ontology | None = None
         self.fingerprint: str | None = None
-        self._scanning = True
-        self._scanned_for: str | None = None  # the fingerprint the entries were looked up for
+        self._scanned = False
         self._submitted = False
         self._recount: Timer | None = None
         self.labeler = Labeler(settings, self.post_message)
@@ -166,8 +166,7 @@ class ReviewApp(App):
         self.review = ReviewActions(self.store)
         self.sub_title = "scanning ..."
         self.notify(RESEARCH_NOTICE, title="Research use only", timeout=8)
-        self._scan(None)
-        self.labeler.start()
+        self.labeler.start()  # it says which model labels; the scan starts then
         self.worklist.table.focus()
 
     def on_unmount(self) -> None:
@@ -178,7 +177,7 @@ class ReviewApp(App):
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False, name="scan the pages")
     def _scan(self, fingerprint: str | None) -> None:
-        self.post_message(scan(self.paths, self.pages, self.settings, fingerprint))
+        self.post_message(scan(self.paths, self.pages, self.settings.db, fingerprint))
 
     @work(thread=True, exclusive=True, group="similar", exit_on_error=False, name="find similar")
     def _find_similar(self, key: str, page: tuple[str, int], fingerprint: str | None) -> None:
@@ -222,13 +221,12 @@ class ReviewApp(App):
         keep = self.selected
         self.entries = message.entries
         self.by_key = {entry_key(entry): entry for entry in self.entries}
-        self._scanned_for = message.fingerprint
-        self._scanning = False
+        self._scanned = True
         self._show_list(keep)
         self.sub_title = f"{len(self.entries)} worksheet page(s)"
         if not self.entries:
             self.notify("no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found", timeout=10)
-        self._after_scan_or_load()
+        self._maybe_submit()
         self._mark_duplicates()
 
     @while_shown
@@ -243,12 +241,17 @@ class ReviewApp(App):
         self.labeling.set_model(message.text)
 
     @while_shown
+    def on_model_chosen(self, message: ModelChosen) -> None:
+        """The pages are looked up under the fingerprint the engine labels with, once."""
+        self._scan(message.fingerprint)
+
+    @while_shown
     def on_model_ready(self, message: ModelReady) -> None:
         self.fingerprint = message.provenance.model_fingerprint
         version = message.provenance.model_version
         which = f" {version}" if version and version != "base" else ""
         self.labeling.set_model(f"model{which} ready (loaded in {message.load_s:.1f} s)")
-        self._after_scan_or_load()
+        self._maybe_submit()
 
     @while_shown
     def on_model_failed(self, message: ModelFailed) -> None:
@@ -345,21 +348,9 @@ class ReviewApp(App):
         if entry is self.current:
             self._redraw_selected()
 
-    def _after_scan_or_load(self) -> None:
-        """Once both the scan and the model are done: look the store up again if the scan could
-        not know this model's fingerprint (a repo id), else queue the unlabeled pages. One scan
-        runs at a time, so no late scan replaces entries that labeling has filled."""
-        if self._scanning or self.fingerprint is None:
-            return
-        if self._scanned_for != self.fingerprint:
-            self._scanning = True
-            self._scan(self.fingerprint)
-        else:
-            self._maybe_submit()
-
     def _maybe_submit(self) -> None:
         """Queue the unlabeled pages once the model is ready and the store was consulted."""
-        if self._submitted or self.fingerprint is None or self._scanned_for != self.fingerprint:
+        if self._submitted or self.fingerprint is None or not self._scanned:
             return
         self._submitted = True
         todo = [

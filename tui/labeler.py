@@ -12,10 +12,13 @@ from pathlib import Path
 
 from textual.message import Message
 
+from mlx_edugraph.model.choice import ModelChoice
+from mlx_edugraph.model.engine import Engine
 from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS, WorksheetRef
 
 from .messages import (
     LabelingState,
+    ModelChosen,
     ModelFailed,
     ModelReady,
     ModelStatus,
@@ -29,20 +32,14 @@ from .messages import (
 class Settings:
     """What the labeler needs to start: model, ontology source, store, limits."""
 
-    model: str | None
     db: Path
+    choose: Callable[[Callable[[str], None]], ModelChoice] | None = None
+    """Resolves the model on the labeler thread (the demo model builds on first use), told
+    progress lines; None: browse and review only."""
     ontology_file: Path | None = None
     ontology_version: str | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_tokens: int | None = None
-    prepare: Callable[[Callable[[str], None]], str] | None = None
-    """Builds the model first (the demo model) and returns its folder; told progress lines."""
-    servers: list[str] | None = None
-    """OpenAI-compatible servers to label through instead of a local model."""
-    remote: object | None = None
-    """Their `RemoteOptions` (how many requests in flight, timeouts, system prompt)."""
-    prompt: object | None = None
-    """The system prompt's source (`PromptOverride`) when the servers are sent one."""
 
 
 @dataclass
@@ -121,49 +118,59 @@ class Labeler:
         threading.Event().wait()
 
     def run(self) -> None:
-        """Thread body: ontology, model, then jobs until stopped."""
+        """Thread body: ontology, model, then jobs until stopped. The app hears which model
+        labels (`ModelChosen`) as soon as that is known: for a local model before its weights
+        load, for servers once they have said which model they serve."""
         ontology = self._ontology()
         if self._stopped.is_set():
             return
-        model = self.settings.model
-        if self.settings.prepare is not None:
-            self.post(ModelStatus("preparing the tiny demo model"))  # it says if it builds
-            try:
-                model = self.settings.prepare(lambda line: self.post(ModelStatus(line)))
-            except Exception as exc:  # the app stays usable for browsing
-                self.post(ModelFailed(f"{type(exc).__name__}: {exc}"))
-                return
-        servers = self.settings.servers
-        if model is None and not servers:
-            self.post(ModelStatus("browse and review only: no model"))
+        choice = self._choice()
+        if choice is None:
+            self.post(ModelChosen(None))  # the app stays usable for browsing and review
             return
-        source = f"{len(servers)} server(s)" if servers else f"model {model}"
-        self.post(ModelStatus(f"loading {source} ..."))
-        try:
-            from mlx_edugraph.labeling.engine_choice import make_engine
-            from mlx_edugraph.model.versions import choose
-
-            choice = choose(model) if model is not None else None
-            engine = make_engine(
-                model,
-                adapter=choice.adapter if choice else None,
-                version=choice.version if choice else "",
-                servers=servers,
-                ontology=ontology,
-                max_pixels=self.settings.max_pixels,
-                max_tokens=self.settings.max_tokens,
-                remote=self.settings.remote,
-                prompt=self.settings.prompt,
-                note=lambda line: self.post(ModelStatus(line)),
-            )
-        except Exception as exc:  # a broken folder or no server: say which, keep the app usable
-            self.post(ModelFailed(f"cannot load {source}: {type(exc).__name__}: {exc}"))
+        if not choice.on_servers:
+            self.post(ModelChosen(choice.fingerprint))
+        engine = self._load(choice, ontology)
+        if choice.on_servers:
+            self.post(ModelChosen(engine.provenance.model_fingerprint if engine else None))
+        if engine is None:
             return
         self.post(ModelReady(engine.provenance, engine.load_s))
         from mlx_edugraph.store.sqlite_store import Store
 
         with Store(self.settings.db) as store:
             self._serve(engine, store)
+
+    def _status(self, line: str) -> None:
+        self.post(ModelStatus(line))
+
+    def _choice(self) -> ModelChoice | None:
+        """The model to label with, or None after saying why there is none."""
+        if self.settings.choose is None:
+            self._status("browse and review only: no model")
+            return None
+        try:
+            return self.settings.choose(self._status)
+        except Exception as exc:  # no model, a failed demo build: say which
+            self.post(ModelFailed(f"{type(exc).__name__}: {exc}"))
+            return None
+
+    def _load(self, choice: ModelChoice, ontology) -> Engine | None:
+        """The engine of `choice`, or None after saying why it could not be made."""
+        from mlx_edugraph.labeling.engine_choice import make_engine
+
+        self._status(f"loading {'' if choice.on_servers else 'model '}{choice.label} ...")
+        try:
+            return make_engine(
+                choice,
+                ontology=ontology,
+                max_pixels=self.settings.max_pixels,
+                max_tokens=self.settings.max_tokens,
+                note=self._status,
+            )
+        except Exception as exc:  # a broken folder or no server: say which
+            self.post(ModelFailed(f"cannot load {choice.label}: {type(exc).__name__}: {exc}"))
+            return None
 
     def _ontology(self):
         from mlx_edugraph.labels.ontology import OntologyError

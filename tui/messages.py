@@ -40,6 +40,14 @@ class ModelStatus(Message):
 
 
 @dataclass
+class ModelChosen(Message):
+    """The model that labels is known, by the fingerprint its predictions are stored under
+    (None: no model; the newest prediction of any model is shown)."""
+
+    fingerprint: str | None
+
+
+@dataclass
 class ModelReady(Message):
     """The model is loaded and labeling can start."""
 

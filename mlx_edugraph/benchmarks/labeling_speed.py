@@ -110,12 +110,13 @@ def run_bench(
     `answer_tokens` fixes how many tokens both paths decode (random-weight models; our
     constraint is then off, since it would end the answers early); None lets the model stop.
     """
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
     from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS
 
     fixed = answer_tokens is not None
-    engine = Engine(
-        model,
+    engine = MlxEngine(
+        ModelChoice(str(model)),
         ontology=ontology,
         max_pixels=DEFAULT_MAX_PIXELS,
         constrain=constrain and not fixed,

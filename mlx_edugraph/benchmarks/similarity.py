@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mlx_edugraph.model.mlx_engine import Engine
+from mlx_edugraph.model.choice import ModelChoice
+from mlx_edugraph.model.mlx_engine import MlxEngine
 from mlx_edugraph.pages.samples import ALL_KINDS, make_worksheet
 from mlx_edugraph.pages.worksheets import LoadedWorksheet, WorksheetRef
 from mlx_edugraph.store.similar_pages import VectorIndex, unit_rows
@@ -63,7 +64,7 @@ class Separation:
 
 
 def measure_separation(
-    engine: Engine, *, seeds: Sequence[int] = range(6), size=(256, 320), k: int = 5
+    engine: MlxEngine, *, seeds: Sequence[int] = range(6), size=(256, 320), k: int = 5
 ) -> list[Separation]:
     """Every depth of the language model x mean/max pooling, on generated pages of every kind
     and their copies: one prefill per page gives all depths."""
@@ -225,8 +226,12 @@ def measure_labeling_cost(
     from mlx_edugraph.pages.worksheets import load
 
     engines = {
-        embed: Engine(
-            model, ontology=None, constrain=False, answer_tokens=answer_tokens, embed=embed
+        embed: MlxEngine(
+            ModelChoice(str(model)),
+            ontology=None,
+            constrain=False,
+            answer_tokens=answer_tokens,
+            embed=embed,
         )
         for embed in (True, False)
     }

@@ -4,11 +4,12 @@ with `--server`, pages per minute on each server alone and on all of them togeth
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
+from mlx_edugraph.commands.context import Context, say
 from mlx_edugraph.commands.server_options import add_server_arguments, remote_options
+from mlx_edugraph.errors import ExitCode, UserError
 
 SIZE_NAMES = "850x1100,1275x1650,2480x3508"
 
@@ -84,86 +85,82 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
         try:
             sizes.append((int(width), int(height)))
         except ValueError:
-            raise SystemExit(f"--sizes: expected WxH, got {item!r}") from None
+            raise UserError(f"--sizes: expected WxH, got {item!r}") from None
     if not sizes:
-        raise SystemExit("--sizes: give at least one WxH")
+        raise UserError("--sizes: give at least one WxH")
     return sizes
 
 
 def main(args: argparse.Namespace) -> int:
-    from mlx_edugraph.benchmarks.labeling_speed import (
-        DEFAULT_ANSWER_TOKENS,
-        run_bench,
-        write_worksheets,
-    )
     from mlx_edugraph.benchmarks.proxy import proxy_model
-    from mlx_edugraph.benchmarks.speed_table import format_table
-    from mlx_edugraph.labels.ontology_source import resolve_ontology
-    from mlx_edugraph.pages.worksheets import discover
 
-    def say(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
+    ctx = Context(args)
     if args.server:
-        return _servers(args, say)
+        return _servers(ctx)
     if args.collection:
-        return _collection(args, say)
+        return _collection(ctx)
     proxy = args.proxy or (None if args.model else "tiny")
     model = proxy_model(proxy, log=say) if proxy else args.model
     if args.tune:
-        return _tune(args, model, say)
+        return _tune(args, model)
     if args.similar:
-        return _similar(args, model, say)
+        return _similar(args, model)
+    return _labeling(ctx, model, proxy is not None)
+
+
+def _labeling(ctx: Context, model: str, proxy: bool) -> int:
+    """The naive mlx-vlm path against our engine, on the same pages."""
+    from mlx_edugraph.benchmarks.labeling_speed import DEFAULT_ANSWER_TOKENS, run_bench
+    from mlx_edugraph.benchmarks.speed_table import format_table
+
+    args = ctx.args
     answer_tokens = args.answer_tokens or (DEFAULT_ANSWER_TOKENS if proxy else None)
-    ontology = None
-    if not args.no_constrain and answer_tokens is None:
-        resolution = resolve_ontology(args.ontology)
-        if resolution.warning:
-            say(f"warning: {resolution.warning}")
-        ontology = resolution.ontology
+    grammar = not args.no_constrain and answer_tokens is None
+    ontology = ctx.ontology() if grammar else None
     with tempfile.TemporaryDirectory(prefix="mlx-edugraph-bench-") as tmp:
-        if args.images:
-            pages = [ref.path for ref in discover([args.images]) if ref.page == 0]
-            if not pages:
-                say(f"error: no images in {args.images}")
-                return 2
-        else:
-            pages = write_worksheets(Path(tmp), parse_sizes(args.sizes), args.count)
         result = run_bench(
             model,
-            pages,
+            _pages(args, Path(tmp)),
             answer_tokens=answer_tokens,
             constrain=not args.no_constrain,
             ontology=ontology,
             log=say,
         )
     print(format_table(result))
-    return 0
+    return ExitCode.OK
 
 
-def _collection(args: argparse.Namespace, say) -> int:
+def _pages(args: argparse.Namespace, tmp: Path) -> list[Path]:
+    """The images of --images, else worksheets generated into `tmp` at --sizes."""
+    from mlx_edugraph.benchmarks.labeling_speed import write_worksheets
+    from mlx_edugraph.pages.worksheets import discover
+
+    if not args.images:
+        return write_worksheets(tmp, parse_sizes(args.sizes), args.count)
+    pages = [ref.path for ref in discover([args.images]) if ref.page == 0]
+    if not pages:
+        raise UserError(f"no images in {args.images}")
+    return pages
+
+
+def _collection(ctx: Context) -> int:
     from mlx_edugraph.benchmarks.collection_speed import (
         format_collection_table,
         run_collection_bench,
     )
-    from mlx_edugraph.labels.ontology_source import resolve_ontology
     from mlx_edugraph.tui.coverage_speed import coverage_screen_seconds
 
-    resolution = resolve_ontology(args.ontology)
-    if resolution.warning:
-        say(f"warning: {resolution.warning}")
+    ontology = ctx.ontology()
     with tempfile.TemporaryDirectory(prefix="mlx-edugraph-collection-") as tmp:
         db = Path(tmp) / "labels.sqlite"
-        times = run_collection_bench(
-            db, args.collection, args.ontology, resolution.ontology, log=say
-        )
+        times = run_collection_bench(db, ctx.args.collection, ctx.args.ontology, ontology, log=say)
         say("the TUI's coverage screen ...")
-        screen_s = coverage_screen_seconds(db, resolution.ontology)
+        screen_s = coverage_screen_seconds(db, ontology)
     print(format_collection_table(times, screen_s))
-    return 0
+    return ExitCode.OK
 
 
-def _similar(args: argparse.Namespace, model: str, say) -> int:
+def _similar(args: argparse.Namespace, model: str) -> int:
     """Page vectors: their share of labeling time, and query times by stored count and width."""
     from mlx_edugraph.benchmarks.labeling_speed import DEFAULT_ANSWER_TOKENS, write_worksheets
     from mlx_edugraph.benchmarks.similarity import (
@@ -171,7 +168,8 @@ def _similar(args: argparse.Namespace, model: str, say) -> int:
         measure_labeling_cost,
         measure_query,
     )
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
     from mlx_edugraph.model.vlm import hidden_size
 
     with tempfile.TemporaryDirectory(prefix="mlx-edugraph-bench-") as tmp:
@@ -180,7 +178,7 @@ def _similar(args: argparse.Namespace, model: str, say) -> int:
         cost = measure_labeling_cost(
             model, pages, answer_tokens=args.answer_tokens or DEFAULT_ANSWER_TOKENS
         )
-    width = hidden_size(Engine(model, ontology=None, constrain=False).vlm)
+    width = hidden_size(MlxEngine(ModelChoice(str(model)), ontology=None, constrain=False).vlm)
     print(
         f"labeling {cost.pages} page(s): {cost.without_s:.3f} s per page without vectors, "
         f"{cost.with_s:.3f} s with: {cost.extra:+.1%}"
@@ -191,10 +189,10 @@ def _similar(args: argparse.Namespace, model: str, say) -> int:
             say(f"query over {count:,} stored vectors of width {size} ...")
             rows.append(measure_query(count, size))
     print(format_queries(rows))
-    return 0
+    return ExitCode.OK
 
 
-def _tune(args: argparse.Namespace, model: str, say) -> int:
+def _tune(args: argparse.Namespace, model: str) -> int:
     """`tune` on generated reviewed pages of the first --sizes size."""
     from mlx_edugraph.benchmarks.tuning_speed import format_tune_table, run_tune_bench
     from mlx_edugraph.commands.tune import LEARNING_RATE
@@ -209,30 +207,18 @@ def _tune(args: argparse.Namespace, model: str, say) -> int:
         log=say,
     )
     print(format_tune_table(runs, baselines))
-    return 0
+    return ExitCode.OK
 
 
-def _servers(args: argparse.Namespace, say) -> int:
+def _servers(ctx: Context) -> int:
     """Throughput through `--server`s: each alone, then all together, on the same pages."""
-    from mlx_edugraph.benchmarks.labeling_speed import write_worksheets
     from mlx_edugraph.benchmarks.server_throughput import format_server_table, run_server_bench
-    from mlx_edugraph.labels.ontology_source import resolve_ontology
-    from mlx_edugraph.pages.worksheets import discover
 
-    resolution = resolve_ontology(args.ontology)
-    if resolution.warning:
-        say(f"warning: {resolution.warning}")
+    args = ctx.args
+    ontology = ctx.ontology()
     options = remote_options(args)
     with tempfile.TemporaryDirectory(prefix="mlx-edugraph-bench-") as tmp:
-        if args.images:
-            pages = [ref.path for ref in discover([args.images]) if ref.page == 0]
-        else:
-            pages = write_worksheets(Path(tmp), parse_sizes(args.sizes), args.count)
-        if not pages:
-            say(f"error: no images in {args.images}")
-            return 2
-        runs = run_server_bench(
-            args.server, pages, ontology=resolution.ontology, options=options, log=say
-        )
+        pages = _pages(args, Path(tmp))
+        runs = run_server_bench(args.server, pages, ontology=ontology, options=options, log=say)
     print(format_server_table(runs, options.settings.per_server))
-    return 0
+    return ExitCode.OK

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from mlx_edugraph.convert.quantization import BITS, DTYPES, GROUP_SIZES, RECIPES
+from mlx_edugraph.errors import ExitCode, UserError
 from mlx_edugraph.model.location import SOURCE_REPO
 
 
@@ -92,14 +93,13 @@ def main(args: argparse.Namespace) -> int:
     try:
         result = convert(**options)
     except ConvertError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UserError(str(exc)) from None
     except KeyboardInterrupt:
         print("\ninterrupted: no model was written; the destination is as it was", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     print("\n".join(result.lines()))
     _cache_ontology()
-    return 0
+    return ExitCode.OK
 
 
 def _cache_ontology() -> None:

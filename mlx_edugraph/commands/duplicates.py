@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from mlx_edugraph.commands.input_options import Refused, existing_store
+from mlx_edugraph.commands.context import Context, say
 from mlx_edugraph.commands.vector_options import (
     add_vector_arguments,
-    fingerprint,
-    local_model,
     neighbour_record,
     page_name,
+    vector_model,
 )
+from mlx_edugraph.errors import ExitCode, UserError
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -35,52 +34,44 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mlx_edugraph.store.sqlite_store import Store, StoreError
-
     if not -1 <= args.threshold <= 1:
-        print("error: --threshold must be between -1 and 1", file=sys.stderr)
-        return 2
-    try:
-        db = existing_store(args)
-        with Store(db) as store:
-            groups, missing = duplicate_groups(store, args)
-            if args.json:
-                records = [[neighbour_record(store, n) for n in group] for group in groups]
-                print(json.dumps(records, indent=2))
-            else:
-                for number, group in enumerate(groups, start=1):
-                    print(f"group {number}: {len(group)} pages")
-                    for n in group:
-                        print(f"  {n.similarity:.4f}\t{page_name(store, n.page)}")
-    except (Refused, StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UserError("--threshold must be between -1 and 1")
+    ctx = Context(args)
+    with ctx.store(labeled=True) as store:
+        groups, missing = duplicate_groups(store, ctx)
+        if args.json:
+            records = [[neighbour_record(store, n) for n in group] for group in groups]
+            print(json.dumps(records, indent=2))
+        else:
+            for number, group in enumerate(groups, start=1):
+                print(f"group {number}: {len(group)} pages")
+                for n in group:
+                    print(f"  {n.similarity:.4f}\t{page_name(store, n.page)}")
     if missing:
-        print(
+        say(
             f"warning: {missing} page(s) have no vector from this model and were not compared "
-            "(labeled through --server, or by another version): run `mlx-edugraph embed`",
-            file=sys.stderr,
+            "(labeled through --server, or by another version): run `mlx-edugraph embed`"
         )
     pages = sum(len(group) for group in groups)
-    print(f"{len(groups)} group(s) of near-duplicates, {pages} page(s)", file=sys.stderr)
-    return 0
+    say(f"{len(groups)} group(s) of near-duplicates, {pages} page(s)")
+    return ExitCode.OK
 
 
-def duplicate_groups(store, args: argparse.Namespace) -> tuple[list, int]:
-    """The groups among the pages under `args.paths`, and how many of those have no vector."""
+def duplicate_groups(store, ctx: Context) -> tuple[list, int]:
+    """The groups among the pages under the given paths, and how many of those have no vector."""
     from mlx_edugraph.store.collection import pages
     from mlx_edugraph.store.similar_pages import NoVectors, VectorIndex, choose_model
 
-    if store.is_empty():
-        raise Refused(f"the store {store.path} has no labeled pages yet: label some first")
+    args = ctx.args
+    choice = vector_model(ctx, required=False)
     try:
-        model = choose_model(store, fingerprint(local_model(args, required=False)))
+        model = choose_model(store, choice.fingerprint if choice else None)
     except NoVectors as exc:
-        raise Refused(str(exc)) from None
+        raise UserError(str(exc)) from None
     index = VectorIndex.load(store, model)
     wanted = {(p.key, p.page) for p in pages(store, args.paths)}
     if args.paths and not wanted:
-        raise Refused("no stored pages under " + ", ".join(map(str, args.paths)))
+        raise UserError("no stored pages under " + ", ".join(map(str, args.paths)))
     among = wanted if args.paths else None
     groups = index.duplicate_groups(args.threshold, among)
     missing = len(wanted - set(index.pages))

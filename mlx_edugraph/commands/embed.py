@@ -7,11 +7,15 @@ the local model's prefill alone on each, without decoding, and stores the vector
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlx_edugraph.commands.input_options import Refused, existing_store
-from mlx_edugraph.commands.vector_options import add_vector_arguments, fingerprint, local_model
+from mlx_edugraph.commands.context import Context, say
+from mlx_edugraph.commands.vector_options import add_vector_arguments, vector_model
+from mlx_edugraph.errors import ExitCode
+
+if TYPE_CHECKING:
+    from mlx_edugraph.model.choice import ModelChoice
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -23,36 +27,28 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.store.collection import pages
-    from mlx_edugraph.store.sqlite_store import Store, StoreError
 
-    try:
-        db = existing_store(args)
-        choice = local_model(args, required=True)
-        model = fingerprint(choice)
-        with Store(db) as store:
-            if store.is_empty():
-                raise Refused(f"the store {db} has no labeled pages yet: label some first")
-            have = set(store.vectors(model)[0])
-            todo = [p for p in pages(store, args.paths) if (p.key, p.page) not in have]
-            if not todo:
-                print(f"every stored page has a vector from {choice.label}: nothing to do")
-                return 0
-            print(f"embedding {len(todo)} page(s) with {choice.label} ...", file=sys.stderr)
-            done, skipped = _embed(store, todo, choice, model)
-    except (Refused, StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    ctx = Context(args)
+    with ctx.store(labeled=True) as store:
+        choice = vector_model(ctx, required=True)
+        have = set(store.vectors(choice.fingerprint)[0])
+        todo = [p for p in pages(store, args.paths) if (p.key, p.page) not in have]
+        if not todo:
+            print(f"every stored page has a vector from {choice.label}: nothing to do")
+            return ExitCode.OK
+        say(f"embedding {len(todo)} page(s) with {choice.label} ...")
+        done, skipped = _embed(store, todo, choice)
     print(f"{done} page(s) embedded" + (f", {skipped} skipped" if skipped else ""))
-    return 0
+    return ExitCode.OK
 
 
-def _embed(store, todo: list, choice, model: str) -> tuple[int, int]:
+def _embed(store, todo: list, choice: ModelChoice) -> tuple[int, int]:
     """Embed each page from its file (each vector stored at once); pages whose file is gone,
     unreadable or changed since labeling are skipped with a warning."""
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.mlx_engine import MlxEngine
     from mlx_edugraph.pages.worksheets import WorksheetRef, file_sha256, load
 
-    engine = Engine(choice.path, adapter=choice.adapter, ontology=None, constrain=False)
+    engine = MlxEngine(choice, ontology=None, constrain=False)
     done = skipped = 0
     for page in todo:
         try:
@@ -61,9 +57,9 @@ def _embed(store, todo: list, choice, model: str) -> tuple[int, int]:
                 raise ValueError("the file changed since it was labeled")
             vector = engine.embed(load(ref, max_pixels=engine.max_pixels, sha256=page.key))
         except Exception as exc:  # one bad file must not stop the rest
-            print(f"warning: skipped {page.label}: {exc}", file=sys.stderr)
+            say(f"warning: skipped {page.label}: {exc}")
             skipped += 1
             continue
-        store.put_vectors(model, [(page.key, page.page, vector)])
+        store.put_vectors(choice.fingerprint, [(page.key, page.page, vector)])
         done += 1
     return done, skipped

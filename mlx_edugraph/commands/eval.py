@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlx_edugraph.commands.eval_inputs import (
-    Failure,
-    engine_of,
-    model_of,
-    ontology_of,
-    open_store,
-    pages_of,
-    prompt_of,
-    settings_of,
-)
-from mlx_edugraph.commands.input_options import add_input_arguments
+from mlx_edugraph import __version__
+from mlx_edugraph.commands.context import Context, add_input_arguments, say
 from mlx_edugraph.commands.server_options import add_server_arguments
+from mlx_edugraph.errors import ExitCode, UserError
+
+if TYPE_CHECKING:
+    from mlx_edugraph.evaluation.model_info import ModelInfo
+    from mlx_edugraph.model.engine import Engine
+    from mlx_edugraph.prediction import Prediction
+    from mlx_edugraph.store.sqlite_store import Store
 
 EPILOG = """\
 examples:
@@ -91,160 +92,182 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    try:
-        if args.compare:
-            return _compare(args)
-        return _evaluate(args)
-    except Failure as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    ctx = Context(args)
+    return _compare(ctx) if args.compare else _evaluate(ctx)
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    from mlx_edugraph.evaluation.model_info import ModelInfo, model_info
+@dataclass
+class _Predictions:
+    """Where the scored predictions come from: how to find a page's, what to call them, the
+    models a report names, and the engine that labels pages with none (made when needed)."""
+
+    find: Callable[[str, int], Prediction | None]
+    described: str
+    models: list[ModelInfo]
+    engine: Callable[[], Engine] | None = None
+
+
+def _evaluate(ctx: Context) -> int:
     from mlx_edugraph.evaluation.report import term_charts
-    from mlx_edugraph.evaluation.scoring import Unmatched, evaluate, plan
+    from mlx_edugraph.evaluation.scoring import evaluate, plan
     from mlx_edugraph.evaluation.tables import evaluation_sections
-    from mlx_edugraph.evaluation.truth import TruthError, read_truth, truth_from_reviews
-    from mlx_edugraph.model.fingerprint import model_fingerprint
-    from mlx_edugraph.model.versions import choose
 
+    args = ctx.args
     if args.latest and (args.truth or args.model or args.prompt_from or args.server):
-        raise Failure("--latest scores the store's reviews alone; drop --truth, --model, --server")
+        raise UserError(
+            "--latest scores the store's reviews alone; drop --truth, --model, --server"
+        )
     if args.server and args.model:
-        raise Failure("--server labels on the servers' model; drop --model")
-    truth = []
-    if args.truth:  # read first: a malformed file fails before any download or model load
-        try:
-            truth = read_truth(args.truth)
-        except TruthError as exc:
-            raise Failure(str(exc)) from None
-        source = str(args.truth)
-    ontology = ontology_of(args)
-    with open_store(args) as store:
+        raise UserError("--server labels on the servers' model; drop --model")
+    truth, source = _truth_file(args.truth)  # first: a malformed file fails before any model
+    ontology = _ontology(ctx)
+    with ctx.store() as store:
         if not args.truth:
-            truth = truth_from_reviews(store.reviews())
-            source = f"reviews in {store.path}"
-            if not truth:
-                raise Failure(
-                    f"no accepted or corrected reviews in {store.path}: review worksheets in "
-                    "`mlx-edugraph tui`, or pass --truth FILE"
-                )
-        refs = pages_of(args.paths) if args.paths else None
-        engine = None
-        models = []
-        if args.latest:
-            described = "the newest prediction of each page, by any model"
-
-            def find(sha256: str, page: int):
-                return store.latest(sha256, page)
-        elif args.server:
-            engine = engine_of(None, args, ontology, prompt_of(args))
-            fingerprint = engine.provenance.model_fingerprint
-            described = f"{engine.model_name} on {engine.provenance.server}"
-            models = [ModelInfo(engine.model_name, fingerprint, f"served by {described}")]
-
-            def find(sha256: str, page: int):
-                return store.get(sha256, page, fingerprint)
-        else:
-            model, prompt = model_of(args.model), prompt_of(args)
-            if prompt is not None or not Path(model).is_dir():
-                # The fingerprint of a repo id or of a supplied prompt is known once loaded.
-                engine = engine_of(model, args, ontology, prompt)
-                fingerprint = engine.provenance.model_fingerprint
-            else:
-                fingerprint = model_fingerprint(Path(model), choose(model).adapter)
-            described = choose(model).label
-            models = [model_info(model, fingerprint, prompt.origin if prompt else "")]
-
-            def find(sha256: str, page: int):
-                return store.get(sha256, page, fingerprint)
-
-        planned = plan(truth, store, find, refs)
-        if planned.to_label:
-            if args.latest:
-                planned.unmatched += [
-                    Unmatched(item.origin, "no stored prediction (or only an error)")
-                    for item, _ in planned.to_label.values()
-                ]
-            else:
-                _label(planned, engine or engine_of(model, args, ontology, prompt), store)
+            truth, source = _truth_from_reviews(store)
+        refs = _pages(args.paths) if args.paths else None
+        predictions = _predictions(ctx, store)
+        planned = plan(truth, store, predictions.find, refs)
+        _label_missing(planned, predictions, store)
         result = evaluate(
             planned.matched,
             ontology=ontology if args.hierarchy else None,
             errors=planned.unmatched,
         )
-    settings = settings_of(
+    settings = _settings(
         args,
         ontology,
-        **{"ground truth": source, "predictions": described},
+        **{"ground truth": source, "predictions": predictions.described},
         **{"hierarchy-aware scoring": "yes" if args.hierarchy else "no"},
     )
     sections, charts = evaluation_sections(result), term_charts(result)
-    _output(args, "Evaluation", models, [], settings, result, sections, charts)
-    return 0
+    _output(args, "Evaluation", predictions.models, [], settings, result, sections, charts)
+    return ExitCode.OK
 
 
-def _label(planned, engine, store) -> None:
-    from mlx_edugraph.evaluation.scoring import label_planned
+def _truth_file(path: Path | None) -> tuple[list, str]:
+    from mlx_edugraph.evaluation.truth import TruthError, read_truth
+
+    if path is None:
+        return [], ""
+    try:
+        return read_truth(path), str(path)
+    except TruthError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _truth_from_reviews(store: Store) -> tuple[list, str]:
+    from mlx_edugraph.evaluation.truth import truth_from_reviews
+
+    truth = truth_from_reviews(store.reviews())
+    if not truth:
+        raise UserError(
+            f"no accepted or corrected reviews in {store.path}: review worksheets in "
+            "`mlx-edugraph tui`, or pass --truth FILE"
+        )
+    return truth, f"reviews in {store.path}"
+
+
+def _ontology(ctx: Context):
+    ontology = ctx.ontology()
+    if ctx.args.hierarchy and ontology is None:
+        raise UserError("--hierarchy needs the ontology (pass --ontology FILE)")
+    return ontology
+
+
+def _pages(paths: list[Path]) -> list:
+    from mlx_edugraph.pages.worksheets import discover
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise UserError(f"no such file or folder: {missing[0]}")
+    return list(discover(paths))
+
+
+def _predictions(ctx: Context, store: Store) -> _Predictions:
+    """The newest of each page (--latest), the servers' (a probe tells their fingerprint),
+    or the local model's in its version in use, with the prompt supplied."""
+    from mlx_edugraph.evaluation.model_info import ModelInfo, model_info
+
+    if ctx.args.latest:
+        return _Predictions(store.latest, "the newest prediction of each page, by any model", [])
+    choice = ctx.model()
+    if choice.on_servers:
+        engine = ctx.engine(choice)
+        fingerprint = engine.provenance.model_fingerprint
+        described = f"{engine.model_name} on {engine.provenance.server}"
+        models = [ModelInfo(engine.model_name, fingerprint, f"served by {described}")]
+        return _Predictions(_finder(store, fingerprint), described, models, lambda: engine)
+    origin = choice.prompt.origin if choice.prompt else ""
+    return _Predictions(
+        _finder(store, choice.fingerprint),
+        choice.label,
+        [model_info(choice.path, choice.fingerprint, origin)],
+        lambda: ctx.engine(choice),
+    )
+
+
+def _finder(store: Store, fingerprint: str) -> Callable[[str, int], Prediction | None]:
+    return lambda sha256, page: store.get(sha256, page, fingerprint)
+
+
+def _label_missing(planned, predictions: _Predictions, store: Store) -> None:
+    """Label the pages the truth names that have no prediction yet (none with --latest: they
+    are listed as unmatched)."""
+    from mlx_edugraph.evaluation.scoring import Unmatched, label_planned
     from mlx_edugraph.labeling.progress import Progress
 
+    if not planned.to_label:
+        return
+    if predictions.engine is None:
+        planned.unmatched += [
+            Unmatched(item.origin, "no stored prediction (or only an error)")
+            for item, _ in planned.to_label.values()
+        ]
+        planned.to_label.clear()
+        return
     progress = Progress(len(planned.to_label))
 
     def on_event(event) -> None:
         seconds = event.prediction.timings.total_s if event.status == "labeled" else None
         progress.update(event.ref.label, model_seconds=seconds)
 
-    label_planned(planned, engine, store, on_event)
+    label_planned(planned, predictions.engine(), store, on_event)
     progress.close()
 
 
-def _compare(args: argparse.Namespace) -> int:
+def _compare(ctx: Context) -> int:
     from mlx_edugraph.evaluation.comparison import DEFAULT_TOKEN_PAGES, compare_builds
     from mlx_edugraph.evaluation.report import agreement_chart
     from mlx_edugraph.evaluation.tables import comparison_sections
-    from mlx_edugraph.labeling.progress import Progress
 
+    args = ctx.args
     if args.truth or args.latest or args.model:
-        raise Failure("--compare compares models A and B; drop --truth, --latest, --model")
+        raise UserError("--compare compares models A and B; drop --truth, --latest, --model")
     if args.server:
-        raise Failure(
+        raise UserError(
             "--compare runs both builds here (it reads their answer tokens); drop --server"
         )
     if not args.paths:
-        raise Failure("--compare needs worksheet files or folders to compare the models on")
-    ontology = ontology_of(args)
-    first, second = (model_of(value) for value in args.compare)
-    prompt = prompt_of(args)
-    refs = pages_of(args.paths)
+        raise UserError("--compare needs worksheet files or folders to compare the models on")
+    ontology = ctx.ontology()
+    first = ctx.model(args.compare[0], with_prompt=False)
+    second = ctx.model(args.compare[1])
+    refs = _pages(args.paths)
     if not refs:
-        raise Failure("no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found")
+        raise UserError("no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found")
     token_pages = args.token_pages or DEFAULT_TOKEN_PAGES
-    bars: dict[int, Progress] = {}
-
-    def on_event(index: int, event) -> None:
-        if index not in bars:
-            if bars:
-                bars[index - 1].close()
-            bars[index] = Progress(len(refs))
-        seconds = event.prediction.timings.total_s if event.status == "labeled" else None
-        bars[index].update(f"{'AB'[index]}: {event.ref.label}", model_seconds=seconds)
-
-    with open_store(args) as store:
+    bars = _ComparisonBars(len(refs))
+    with ctx.store() as store:
         result = compare_builds(
-            [
-                lambda: engine_of(first, args, ontology, None),
-                lambda: engine_of(second, args, ontology, prompt),
-            ],
+            [lambda: ctx.engine(first), lambda: ctx.engine(second)],
             refs,
             store,
             token_pages=token_pages,
-            prompt_origins=("", prompt.origin if prompt else ""),
-            on_event=on_event,
+            prompt_origins=("", second.prompt.origin if second.prompt else ""),
+            on_event=bars.update,
         )
-    if bars:
-        bars[max(bars)].close()
-    settings = settings_of(
+    bars.close()
+    settings = _settings(
         args,
         ontology,
         worksheets=", ".join(map(str, args.paths)),
@@ -253,7 +276,40 @@ def _compare(args: argparse.Namespace) -> int:
     sections, charts = comparison_sections(result), agreement_chart(result)
     title = "Comparison of two model builds"
     _output(args, title, result.models, ["A", "B"], settings, result, sections, charts)
-    return 0
+    return ExitCode.OK
+
+
+class _ComparisonBars:
+    """A progress bar per model, A then B."""
+
+    def __init__(self, pages: int):
+        self.pages = pages
+        self.bars: dict = {}
+
+    def update(self, index: int, event) -> None:
+        from mlx_edugraph.labeling.progress import Progress
+
+        if index not in self.bars:
+            if self.bars:
+                self.bars[index - 1].close()
+            self.bars[index] = Progress(self.pages)
+        seconds = event.prediction.timings.total_s if event.status == "labeled" else None
+        self.bars[index].update(f"{'AB'[index]}: {event.ref.label}", model_seconds=seconds)
+
+    def close(self) -> None:
+        if self.bars:
+            self.bars[max(self.bars)].close()
+
+
+def _settings(args: argparse.Namespace, ontology, **extra: str) -> dict[str, str]:
+    """The settings a report records."""
+    return {
+        **extra,
+        "ontology": ontology.version if ontology else "none (terms unverified)",
+        "max pixels": f"{args.max_pixels:,}",
+        "mlx-edugraph": __version__,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def _output(args, title, models, roles, settings, result, sections, charts) -> None:
@@ -280,4 +336,4 @@ def _output(args, title, models, roles, settings, result, sections, charts) -> N
             data=data,
             note=args.note,
         )
-        print(f"wrote {report}", file=sys.stderr)
+        say(f"wrote {report}")

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from mlx_edugraph.commands.input_options import (
-    Refused,
-    add_store_arguments,
-    command_ontology,
-    existing_store,
-)
+from mlx_edugraph.commands.context import Context, add_store_arguments, say
+from mlx_edugraph.errors import ExitCode, UserError
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -46,68 +41,52 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mlx_edugraph.model.fingerprint import model_fingerprint
-    from mlx_edugraph.model.versions import choose
     from mlx_edugraph.store.export_reviewed import export_reviewed, format_for, reviewed_pages
-    from mlx_edugraph.store.sqlite_store import Store, StoreError
 
-    try:
-        db = existing_store(args)
-        fmt = format_for(args.out, args.format)
+    ctx = Context(args)
+    fmt = format_for(args.out, args.format)
+    with ctx.store(existing=True) as store:
         # The folder's version in use (`mlx-edugraph versions`), as `label` would run it.
-        fingerprint = (
-            model_fingerprint(args.model, choose(args.model).adapter) if args.model else None
-        )
-        with Store(db) as store:
-            pages = list(reviewed_pages(store, fingerprint))
-    except (Refused, StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        fingerprint = ctx.model(str(args.model)).fingerprint if args.model else None
+        pages = list(reviewed_pages(store, fingerprint))
     if args.reviewed_only:
         pages = [page for page in pages if page.review is not None and page.review.is_truth]
+    if fmt == "labelstudio":
+        return _label_studio(ctx, pages)
     try:
-        if fmt == "labelstudio":
-            return _label_studio(args, pages)
         count = export_reviewed(pages, args.out, fmt)
     except OSError as exc:
-        print(
-            f"error: cannot write {args.out}: {exc}; any earlier file there is intact",
-            file=sys.stderr,
-        )
-        return 1
+        raise UserError(
+            f"cannot write {args.out}: {exc}; any earlier file there is intact", ExitCode.INCOMPLETE
+        ) from None
     reviewed = sum(1 for page in pages if page.review is not None and page.review.is_truth)
-    print(f"wrote {count} page(s) to {args.out} ({reviewed} reviewed)", file=sys.stderr)
-    return 0
+    say(f"wrote {count} page(s) to {args.out} ({reviewed} reviewed)")
+    return ExitCode.OK
 
 
-def _label_studio(args: argparse.Namespace, pages: list) -> int:
+def _label_studio(ctx: Context, pages: list) -> int:
     from mlx_edugraph.labelstudio.export import export_label_studio, serving_advice
     from mlx_edugraph.labelstudio.images import ImageLinkError
 
+    args = ctx.args
+    ontology = ctx.ontology(unverified="; the labeling config lists only the exported terms, flat")
     try:
-        ontology = command_ontology(
-            args, unverified="; the labeling config lists only the exported terms, flat"
-        )
         export = export_label_studio(
-            pages,
-            args.out,
-            ontology,
-            image_root=args.image_root,
-            url_prefix=args.image_url_prefix,
+            pages, args.out, ontology, image_root=args.image_root, url_prefix=args.image_url_prefix
         )
-    except (Refused, ImageLinkError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except ImageLinkError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {args.out}: {exc}", ExitCode.INCOMPLETE) from None
     links = export.links
     for problem in links.missing[:10]:
-        print(f"warning: no image for {problem}", file=sys.stderr)
+        say(f"warning: no image for {problem}")
     if len(links.missing) > 10:
-        print(f"warning: ... and {len(links.missing) - 10} more without an image", file=sys.stderr)
+        say(f"warning: ... and {len(links.missing) - 10} more without an image")
     rendered = f", {len(links.rendered)} page(s) rendered to PNG" if links.rendered else ""
-    print(
+    say(
         f"wrote {export.count} task(s) to {export.tasks} and the labeling config to "
-        f"{export.config}{rendered}",
-        file=sys.stderr,
+        f"{export.config}{rendered}"
     )
-    print(serving_advice(export), file=sys.stderr)
-    return 0
+    say(serving_advice(export))
+    return ExitCode.OK

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from mlx_edugraph.commands.input_options import (
-    Refused,
-    add_store_arguments,
-    command_ontology,
-    existing_store,
-)
+from mlx_edugraph.commands.context import Context, add_store_arguments, say
+from mlx_edugraph.errors import ExitCode, UserError
 from mlx_edugraph.prediction import DIMENSIONS
 
 
@@ -43,58 +38,40 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.store.collection import find
-    from mlx_edugraph.store.sqlite_store import Store, StoreError
 
     asked = {d: list(getattr(args, d.lower())) for d in DIMENSIONS}
     if not any(asked.values()):
-        print("error: give at least one --area, --scope or --ability TERM", file=sys.stderr)
-        return 2
+        raise UserError("give at least one --area, --scope or --ability TERM")
     if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
-        print("error: --min-confidence must be between 0 and 1", file=sys.stderr)
-        return 2
-    try:
-        db = existing_store(args)
-        ontology = command_ontology(args, unverified="; terms match exactly, not their parts")
-    except Refused as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    wanted: dict[str, set[str]] = {}
-    for dimension, terms in asked.items():
-        for term in terms:
-            problem = _check(term, dimension, ontology)
-            if problem:
-                print(f"error: {problem}", file=sys.stderr)
-                return 2
-            found = {term} | (ontology.descendants(term) if ontology else set())
-            wanted.setdefault(dimension, set()).update(found)
-    try:
-        with Store(db) as store:
-            if store.is_empty():
-                print(
-                    f"error: the store {db} has no labeled pages yet: run `mlx-edugraph label` "
-                    "(or `tui`) on your worksheets first",
-                    file=sys.stderr,
-                )
-                return 2
-            matched = find(
-                store, wanted, reviewed=args.reviewed, min_confidence=args.min_confidence
-            )
-            if args.paths:
-                matched = _under_paths(store, matched, args.paths)
-    except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UserError("--min-confidence must be between 0 and 1")
+    ctx = Context(args)
+    with ctx.store(labeled=True) as store:
+        wanted = _wanted(asked, ctx.ontology(unverified="; terms match exactly, not their parts"))
+        matched = find(store, wanted, reviewed=args.reviewed, min_confidence=args.min_confidence)
+        if args.paths:
+            matched = _under_paths(store, matched, args.paths)
     if args.json:
         print(json.dumps([_record(page) for page in matched], ensure_ascii=False, indent=2))
     else:
         for page in matched:
             print(_line(page))
     gone = sum(not page.exists for page in matched)
-    print(
-        f"{len(matched)} page(s) match" + (f" ({gone} whose file is gone)" if gone else ""),
-        file=sys.stderr,
-    )
-    return 0
+    say(f"{len(matched)} page(s) match" + (f" ({gone} whose file is gone)" if gone else ""))
+    return ExitCode.OK
+
+
+def _wanted(asked: dict[str, list[str]], ontology) -> dict[str, set[str]]:
+    """Per dimension, the asked terms and their descendants; `UserError` for a term that is
+    not one of the dimension's."""
+    wanted: dict[str, set[str]] = {}
+    for dimension, terms in asked.items():
+        for term in terms:
+            problem = _check(term, dimension, ontology)
+            if problem:
+                raise UserError(problem)
+            found = {term} | (ontology.descendants(term) if ontology else set())
+            wanted.setdefault(dimension, set()).update(found)
+    return wanted
 
 
 def _check(term: str, dimension: str, ontology) -> str | None:
@@ -117,7 +94,7 @@ def _under_paths(store, matched, paths: list[Path]):
     stored = pages(store)  # read once: a path with no stored pages is reported, not just empty
     for path in paths:
         if not under_paths(stored, [path]):
-            print(f"warning: no stored pages under {path}", file=sys.stderr)
+            say(f"warning: no stored pages under {path}")
     return under_paths(matched, paths)
 
 

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from mlx_edugraph.commands.input_options import (
-    Refused,
-    add_store_arguments,
-    command_ontology,
-    existing_store,
-)
+from mlx_edugraph.commands.context import Context, add_store_arguments
+from mlx_edugraph.errors import ExitCode, UserError
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -28,21 +23,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.labelstudio.annotations import MalformedExport, read_export
     from mlx_edugraph.labelstudio.reviews_in import describe, import_annotations
-    from mlx_edugraph.store.sqlite_store import Store, StoreError
 
-    try:
-        db = existing_store(args, first="label the worksheets")
+    ctx = Context(args)
+    with ctx.store(existing=True, first="label the worksheets") as store:
         if not args.file.is_file():
-            raise Refused(f"no file at {args.file}")
-        contents = read_export(args.file)
-        ontology = command_ontology(args, unverified="; terms are taken unchecked")
-        with Store(db) as store:
-            report = import_annotations(contents, store, ontology, image_root=args.image_root)
-    except (Refused, MalformedExport, StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+            raise UserError(f"no file at {args.file}")
+        try:
+            contents = read_export(args.file)
+        except MalformedExport as exc:
+            raise UserError(str(exc)) from None
+        except OSError as exc:
+            raise UserError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+        ontology = ctx.ontology(unverified="; terms are taken unchecked")
+        report = import_annotations(contents, store, ontology, image_root=args.image_root)
     print(describe(report, contents, str(args.file)))
-    return 0
+    return ExitCode.OK

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlx_edugraph.commands.input_options import (
-    Refused,
-    add_store_arguments,
-    command_ontology,
-    existing_store,
-)
+from mlx_edugraph.commands.context import Context, add_store_arguments, say
+from mlx_edugraph.errors import ExitCode, UserError
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -34,39 +29,23 @@ def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.evaluation.coverage_report import Section, html_report, markdown_report
     from mlx_edugraph.paths import write_atomic
     from mlx_edugraph.store.collection import pages, under_paths
-    from mlx_edugraph.store.sqlite_store import Store, StoreError
 
     fmt = args.format or ("md" if args.out and args.out.suffix.lower() == ".md" else "html")
     out = args.out or Path(f"coverage-report.{fmt}")
-    try:
-        db = existing_store(args)
-        ontology = command_ontology(args)
-    except Refused as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        with Store(db) as store:
-            if store.is_empty():
-                print(
-                    f"error: the store {db} has no labeled pages yet: run "
-                    "`mlx-edugraph label` (or `tui`) on your worksheets first",
-                    file=sys.stderr,
-                )
-                return 2
-            everything = pages(store)  # read once; each path's section is a filter of it
-            groups = [(str(p), under_paths(everything, [p])) for p in args.paths]
-            reported = [p for _, found in groups for p in found] if args.paths else everything
-            duplicates = _duplicates(store, {(p.key, p.page) for p in reported})
-    except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    ctx = Context(args)
+    with ctx.store(labeled=True) as store:
+        db = store.path
+        ontology = ctx.ontology()
+        everything = pages(store)  # read once; each path's section is a filter of it
+        groups = [(str(p), under_paths(everything, [p])) for p in args.paths]
+        reported = [p for _, found in groups for p in found] if args.paths else everything
+        duplicates = _duplicates(store, {(p.key, p.page) for p in reported})
     for name, found in groups:
         if not found:
-            print(f"warning: no stored pages under {name}", file=sys.stderr)
+            say(f"warning: no stored pages under {name}")
     groups = [(name, found) for name, found in groups if found]
     if args.paths and not groups:
-        print("error: none of the given paths has stored pages", file=sys.stderr)
-        return 2
+        raise UserError("none of the given paths has stored pages")
     sections = [Section(name, coverage(found, ontology)) for name, found in groups]
     if len(sections) != 1:
         chosen = [p for _, found in groups for p in found] if groups else everything
@@ -84,15 +63,13 @@ def main(args: argparse.Namespace) -> int:
     try:
         write_atomic(out, render(title, header, sections, duplicates).encode("utf-8"))
     except OSError as exc:
-        print(f"error: cannot write {out}: {exc}", file=sys.stderr)
-        return 1
+        raise UserError(f"cannot write {out}: {exc}", ExitCode.INCOMPLETE) from None
     first = sections[0].coverage
-    print(
+    say(
         f"wrote {out}: {first.pages} page(s), {first.reviewed} reviewed, "
-        f"{first.flagged} flagged, {first.unreviewed} left",
-        file=sys.stderr,
+        f"{first.flagged} flagged, {first.unreviewed} left"
     )
-    return 0
+    return ExitCode.OK
 
 
 def _duplicates(store, among: set):

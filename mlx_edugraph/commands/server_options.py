@@ -63,15 +63,3 @@ def remote_options(args: argparse.Namespace):
     return RemoteOptions(
         model_name=args.model_name, system_prompt=args.system_prompt, settings=settings
     )
-
-
-def prompt_source(args: argparse.Namespace):
-    """The `--prompt-from` source read, or None; exits with the reason when it is unreadable."""
-    from mlx_edugraph.model.prompt import PromptSourceError, read_prompt
-
-    if not getattr(args, "prompt_from", None):
-        return None
-    try:
-        return read_prompt(args.prompt_from)
-    except PromptSourceError as exc:
-        raise SystemExit(f"error: {exc}") from None

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from mlx_edugraph.commands.input_options import Refused, existing_store
+from mlx_edugraph.commands.context import Context, say
 from mlx_edugraph.commands.vector_options import (
     add_vector_arguments,
-    fingerprint,
-    local_model,
     neighbour_record,
     page_name,
+    vector_model,
 )
+from mlx_edugraph.errors import ExitCode, UserError
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -27,46 +26,41 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.store.similar_pages import DUPLICATE_THRESHOLD
-    from mlx_edugraph.store.sqlite_store import Store, StoreError
 
     if args.k < 1:
-        print("error: -k must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        db = existing_store(args)
-        with Store(db) as store:
-            neighbours = _nearest(args, store)
-            if args.json:
-                print(json.dumps([neighbour_record(store, n) for n in neighbours], indent=2))
-            else:
-                for n in neighbours:
-                    mark = "\tnear-duplicate" if n.similarity >= DUPLICATE_THRESHOLD else ""
-                    print(f"{n.similarity:.4f}\t{page_name(store, n.page)}{mark}")
-    except (Refused, StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"{len(neighbours)} similar page(s)", file=sys.stderr)
-    return 0
+        raise UserError("-k must be at least 1")
+    ctx = Context(args)
+    with ctx.store(existing=True) as store:
+        neighbours = _nearest(ctx, store)
+        if args.json:
+            print(json.dumps([neighbour_record(store, n) for n in neighbours], indent=2))
+        else:
+            for n in neighbours:
+                mark = "\tnear-duplicate" if n.similarity >= DUPLICATE_THRESHOLD else ""
+                print(f"{n.similarity:.4f}\t{page_name(store, n.page)}{mark}")
+    say(f"{len(neighbours)} similar page(s)")
+    return ExitCode.OK
 
 
-def _nearest(args: argparse.Namespace, store):
-    """The neighbours of the asked page; `Refused` with the reason when there can be none."""
+def _nearest(ctx: Context, store):
+    """The neighbours of the asked page; `UserError` with the reason when there can be none."""
     from mlx_edugraph.pages.worksheets import WorksheetError, file_sha256
     from mlx_edugraph.store.similar_pages import NoVectors, VectorIndex, choose_model
 
+    args = ctx.args
     if not args.path.is_file():
-        raise Refused(f"no such file: {args.path}")
+        raise UserError(f"no such file: {args.path}")
     is_pdf = args.path.suffix.lower() == ".pdf"
     number = (args.page or 1) if is_pdf else 0
     try:
         page = (file_sha256(args.path), number)
     except WorksheetError as exc:
-        raise Refused(f"cannot read {args.path}: {exc}") from None
-    choice = local_model(args, required=False)
+        raise UserError(f"cannot read {args.path}: {exc}") from None
+    choice = vector_model(ctx, required=False)
     try:
-        model = choose_model(store, fingerprint(choice))
+        model = choose_model(store, choice.fingerprint if choice else None)
     except NoVectors as exc:
-        raise Refused(str(exc)) from None
+        raise UserError(str(exc)) from None
     index = VectorIndex.load(store, model)
     vector = index.vector_of(page)
     if vector is None:
@@ -76,26 +70,24 @@ def _nearest(args: argparse.Namespace, store):
 
 def _embed_new(path: Path, page: tuple[str, int], store, choice, model: str):
     """The vector of a page the store has no vector of, made by the local model."""
+    from mlx_edugraph.model.mlx_engine import MlxEngine
     from mlx_edugraph.pages.worksheets import WorksheetError, WorksheetRef, load
 
     if store.latest(*page) is not None:
-        raise Refused(
+        raise UserError(
             f"{path} is in the store without a vector from model {model} (labeled through "
             f"--server, or by another model version): run `mlx-edugraph embed {path}` first"
         )
-    if choice is None or fingerprint(choice) != model:
-        raise Refused(
+    if choice is None or choice.fingerprint != model:
+        raise UserError(
             f"{path} is not in the store, and embedding it needs the model of the stored "
             f"vectors ({model}) installed locally: give it with --model"
         )
-    from mlx_edugraph.model.mlx_engine import Engine
-
     try:  # read it before loading the model: an unreadable file fails fast
         sheet = load(WorksheetRef(path, page[1]), sha256=page[0])
     except WorksheetError as exc:
-        raise Refused(f"cannot read {path}: {exc}") from None
+        raise UserError(f"cannot read {path}: {exc}") from None
     except Exception as exc:  # a hostile file: say so, like `label` does
-        raise Refused(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
-    print(f"{path} is not in the store: embedding it with {choice.label} ...", file=sys.stderr)
-    engine = Engine(choice.path, adapter=choice.adapter, ontology=None, constrain=False)
-    return engine.embed(sheet)
+        raise UserError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    say(f"{path} is not in the store: embedding it with {choice.label} ...")
+    return MlxEngine(choice, ontology=None, constrain=False).embed(sheet)

@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlx_edugraph.commands.input_options import add_input_arguments
+from mlx_edugraph.commands.context import (
+    Context,
+    add_input_arguments,
+    add_model_arguments,
+    say,
+)
 from mlx_edugraph.commands.label import parse_pages
-from mlx_edugraph.commands.server_options import add_server_arguments, prompt_source, remote_options
+from mlx_edugraph.commands.server_options import add_server_arguments
+from mlx_edugraph.errors import ExitCode, UserError
+
+if TYPE_CHECKING:
+    from mlx_edugraph.model.choice import ModelChoice
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths", nargs="*", type=Path, help="worksheet files (images, PDFs) or folders"
     )
-    parser.add_argument(
-        "--model",
-        help="MLX model folder or Hugging Face repo id "
+    add_model_arguments(
+        parser,
+        model_help="MLX model folder or Hugging Face repo id "
         "(default: the model `mlx-edugraph convert` writes)",
-    )
-    parser.add_argument(
-        "--demo",
-        action="store_true",
-        help="the tiny demo model (built once, no download), on generated worksheets "
+        demo_help="the tiny demo model (built once, no download), on generated worksheets "
         "when no paths are given (labels are NOT meaningful)",
     )
     parser.add_argument(
@@ -45,33 +52,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mlx_edugraph.model.location import ModelNotFound, resolve_model
-    from mlx_edugraph.paths import data_dir
-
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return _without_terminal(args)
+    ctx = Context(args)
     paths = list(args.paths)
-    prepare = None
-    model: str | None = None
-    if args.demo:
-        from mlx_edugraph.tinymodel import demo_model
+    if args.demo and not paths:
         from mlx_edugraph.tinymodel.demo import demo_worksheets
 
-        paths = paths or [demo_worksheets()]
-        prepare = _demo_builder(demo_model)
-    elif not args.no_label and not args.server:
-        try:
-            model = resolve_model(args.model)
-        except ModelNotFound as exc:
-            print(f"error: {exc} (or browse stored results with --no-label)", file=sys.stderr)
-            return 2
+        paths = [demo_worksheets()]
     if not paths:
-        print("error: give worksheet files or folders (or --demo)", file=sys.stderr)
-        return 2
-    missing = [p for p in paths if not p.exists()]
+        raise UserError("give worksheet files or folders (or --demo)")
+    missing = [path for path in paths if not path.exists()]
     if missing:
-        print(f"error: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
-        return 2
+        raise UserError(f"no such file or folder: {', '.join(map(str, missing))}")
+    choose = None if args.no_label else _chooser(ctx)
 
     from mlx_edugraph.tui.app import ReviewApp
     from mlx_edugraph.tui.labeler import Settings
@@ -79,29 +73,32 @@ def main(args: argparse.Namespace) -> int:
 
     image_widget_class(args.image)  # detection asks the terminal: before the app takes it
     settings = Settings(
-        model=model,
-        db=args.db or data_dir() / "labels.sqlite",
+        db=ctx.db,
+        choose=choose,
         ontology_file=args.ontology,
         ontology_version=args.ontology_version,
         max_pixels=args.max_pixels,
         max_tokens=args.max_tokens,
-        prepare=prepare,
-        servers=None if args.no_label else args.server,
-        remote=remote_options(args),
-        prompt=prompt_source(args),
     )
     app = ReviewApp(
         paths, settings, image_mode=args.image, demo=args.demo, pages=parse_pages(args.pages)
     )
     app.run()
-    return 0
+    return ExitCode.OK
 
 
-def _demo_builder(demo_model):
-    def prepare(say) -> str:
-        return str(demo_model(log=say))
-
-    return prepare
+def _chooser(ctx: Context) -> Callable[[Callable[[str], None]], ModelChoice]:
+    """How the app's labeler thread gets the model. A local folder is resolved now, so that a
+    missing model is said before the app opens; the demo model (which may build first) and
+    servers (which are asked) are resolved on that thread, their lines in the status bar."""
+    args = ctx.args
+    if args.demo or args.server:
+        return lambda say: ctx.model(log=say)
+    try:
+        choice = ctx.model()
+    except UserError as exc:
+        raise UserError(f"{exc} (or browse stored results with --no-label)") from None
+    return lambda say: choice
 
 
 def _without_terminal(args: argparse.Namespace) -> int:
@@ -109,17 +106,14 @@ def _without_terminal(args: argparse.Namespace) -> int:
     from mlx_edugraph.commands import label
 
     if args.no_label:
-        print(
-            "error: mlx-edugraph tui --no-label only browses stored results, which needs a "
-            "terminal (standard input and output are not one here); run it in a terminal, or "
-            "use `mlx-edugraph export` to read stored results",
-            file=sys.stderr,
+        raise UserError(
+            "mlx-edugraph tui --no-label only browses stored results, which needs a terminal "
+            "(standard input and output are not one here); run it in a terminal, or use "
+            "`mlx-edugraph export` to read stored results"
         )
-        return 2
-    print(
+    say(
         "mlx-edugraph tui: not a terminal; labeling without the review UI "
-        "(run it in a terminal to review)",
-        file=sys.stderr,
+        "(run it in a terminal to review)"
     )
     parser = argparse.ArgumentParser()
     label.configure_parser(parser)

@@ -7,12 +7,14 @@ import signal
 import sys
 from pathlib import Path
 
-from mlx_edugraph.commands.input_options import (
-    Refused,
+from mlx_edugraph.commands.context import (
+    Context,
     add_input_arguments,
-    command_ontology,
-    existing_store,
+    add_model_arguments,
+    positive,
+    say,
 )
+from mlx_edugraph.errors import ExitCode, UserError
 
 LEARNING_RATE = 1e-4
 """For the 4B: ten times mlx-vlm's default, usual for LoRA on tens to hundreds of examples."""
@@ -20,16 +22,12 @@ LEARNING_RATE = 1e-4
 DEMO_LEARNING_RATE = 1e-3
 """The tiny demo model has 64-wide layers; its adapters need larger steps to move it."""
 
-EXIT_INTERRUPTED = 130
-
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model",
-        help="the base MLX model folder (default: the model `mlx-edugraph convert` writes)",
-    )
-    parser.add_argument(
-        "--demo", action="store_true", help="tune the tiny demo model (no download needed)"
+    add_model_arguments(
+        parser,
+        model_help="the base MLX model folder (default: the model `mlx-edugraph convert` writes)",
+        demo_help="tune the tiny demo model (no download needed)",
     )
     parser.add_argument(
         "--truth",
@@ -89,39 +87,29 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mlx_edugraph.commands.model_choice import base_model
-    from mlx_edugraph.evaluation.truth import TruthError
-    from mlx_edugraph.model.vlm import AdapterSettings
-    from mlx_edugraph.store.sqlite_store import Store, StoreError
-    from mlx_edugraph.tuning.run import Interrupted, TuneError, TuneOptions, tune
-    from mlx_edugraph.tuning.split import TooFewPages
-
     if not 0 < args.held_out < 1:
-        print("error: --held-out must be between 0 and 1", file=sys.stderr)
-        return 2
-    for name in ("epochs", "steps", "batch_size", "rank"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            print(f"error: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
-            return 2
-    base = base_model(args)
-    if base is None:
-        return 2
+        raise UserError("--held-out must be between 0 and 1")
+    positive(args, "epochs", "steps", "batch_size", "rank")
+    ctx = Context(args)
+    base = ctx.model().path
+    ontology = ctx.ontology()
     store = None
+    if args.truth is None:
+        first = "label worksheets and review them in `mlx-edugraph tui` (or give --truth FILE)"
+        store = ctx.store(existing=True, first=first)
     try:
-        ontology = command_ontology(args)
-        if args.truth is None:
-            db = existing_store(
-                args,
-                first="label worksheets and review them in `mlx-edugraph tui` (or give "
-                "--truth FILE)",
-            )
-            store = Store(db)
-    except (Refused, StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _tune(_options(args, base, store, ontology))
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _options(args: argparse.Namespace, base: str, store, ontology):
+    from mlx_edugraph.model.vlm import AdapterSettings
+    from mlx_edugraph.tuning.run import TuneOptions
+
     learning_rate = args.learning_rate or (DEMO_LEARNING_RATE if args.demo else LEARNING_RATE)
-    options = TuneOptions(
+    return TuneOptions(
         base=base,
         store=store,
         truth=args.truth,
@@ -142,44 +130,40 @@ def main(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         ontology=ontology,
     )
+
+
+def _tune(options) -> int:
+    """The run, with its progress bar; its failures and interruptions said as they end."""
+    from mlx_edugraph.evaluation.truth import TruthError
+    from mlx_edugraph.tuning.run import Interrupted, TuneError, tune
+    from mlx_edugraph.tuning.split import TooFewPages
+
     bar = TrainingBar()
     stop = _StopOnInterrupt()
     try:
         with stop:
-            result = tune(
-                options,
-                say=lambda line: print(line, file=sys.stderr),
-                on_step=bar.update,
-                should_stop=stop,
-            )
+            result = tune(options, say=say, on_step=bar.update, should_stop=stop)
     except (TuneError, TooFewPages, TruthError) as exc:
-        bar.close()
-        print(f"error: {exc}", file=sys.stderr)
-        print("the store and the model in use are unchanged", file=sys.stderr)
-        return 2
+        raise UserError(f"{exc}\nthe store and the model in use are unchanged") from None
     except Interrupted as exc:
         bar.close()
-        print(
+        say(
             f"interrupted at step {exc.step} of {exc.total}: the checkpoint is kept; "
-            "`mlx-edugraph tune --resume` goes on from it (the model in use is unchanged)",
-            file=sys.stderr,
+            "`mlx-edugraph tune --resume` goes on from it (the model in use is unchanged)"
         )
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except KeyboardInterrupt:
         bar.close()
-        print(
+        say(
             "\ninterrupted: no version was made and the model in use is unchanged; the last "
-            "checkpoint (if any) is kept for `mlx-edugraph tune --resume`",
-            file=sys.stderr,
+            "checkpoint (if any) is kept for `mlx-edugraph tune --resume`"
         )
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     finally:
-        if store is not None:
-            store.close()
-    bar.close()
+        bar.close()
     for line in _result_lines(result):
         print(line)
-    return 0
+    return ExitCode.OK
 
 
 def _result_lines(result) -> list[str]:

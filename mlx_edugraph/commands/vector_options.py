@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from mlx_edugraph.commands.input_options import Refused, add_store_arguments
+from mlx_edugraph.commands.context import Context, add_store_arguments
+from mlx_edugraph.errors import UserError
 
 if TYPE_CHECKING:
-    from mlx_edugraph.model.versions import ModelChoice
+    from mlx_edugraph.model.choice import ModelChoice
     from mlx_edugraph.store.similar_pages import Neighbour
     from mlx_edugraph.store.sqlite_store import Store
 
@@ -23,27 +24,15 @@ def add_vector_arguments(parser: argparse.ArgumentParser) -> None:
     add_store_arguments(parser)
 
 
-def local_model(args: argparse.Namespace, *, required: bool) -> ModelChoice | None:
+def vector_model(ctx: Context, *, required: bool) -> ModelChoice | None:
     """The local model (its current tuned version) of --model or the default folder; None
-    when none is installed and none was asked for, unless `required` (then `Refused`)."""
-    from mlx_edugraph.model.location import ModelNotFound, resolve_model
-    from mlx_edugraph.model.versions import choose
-
+    when none is installed and none was asked for, unless `required`."""
+    if required or ctx.args.model is not None:
+        return ctx.model()
     try:
-        return choose(resolve_model(args.model))
-    except ModelNotFound as exc:
-        if required or args.model is not None:
-            raise Refused(str(exc)) from None
+        return ctx.model()
+    except UserError:
         return None
-
-
-def fingerprint(choice: ModelChoice | None) -> str | None:
-    """The fingerprint the model's vectors are stored under (None: no local model)."""
-    from pathlib import Path
-
-    from mlx_edugraph.model.fingerprint import model_fingerprint
-
-    return model_fingerprint(Path(choice.path), choice.adapter) if choice else None
 
 
 def page_name(store: Store, page: tuple[str, int]) -> str:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from mlx_edugraph.commands.context import Context, add_model_arguments, say
+from mlx_edugraph.errors import ExitCode, UserError
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model",
-        help="the base MLX model folder (default: the model `mlx-edugraph convert` writes)",
+    add_model_arguments(
+        parser,
+        model_help="the base MLX model folder (default: the model `mlx-edugraph convert` writes)",
+        demo_help="the tiny demo model's versions",
     )
-    parser.add_argument("--demo", action="store_true", help="the tiny demo model's versions")
     parser.add_argument(
         "--use",
         metavar="VERSION",
@@ -20,26 +22,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mlx_edugraph.commands.model_choice import base_model
     from mlx_edugraph.model import versions
 
-    base = base_model(args)
-    if base is None:
-        return 2
+    base = Context(args).model().path
     if args.use:
         try:
             versions.use_version(base, args.use)
         except versions.VersionError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(f"{args.use} is now the model `label` and `tui` use", file=sys.stderr)
-        print(
-            "relabel what other versions labeled: `mlx-edugraph label --redo-older`",
-            file=sys.stderr,
-        )
+            raise UserError(str(exc)) from None
+        say(f"{args.use} is now the model `label` and `tui` use")
+        say("relabel what other versions labeled: `mlx-edugraph label --redo-older`")
     for line in version_lines(base):
         print(line)
-    return 0
+    return ExitCode.OK
 
 
 def version_lines(base: str) -> list[str]:

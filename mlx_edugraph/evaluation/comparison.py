@@ -16,7 +16,7 @@ from mlx_edugraph.evaluation.metrics import Agreement, agreement, ratio
 from mlx_edugraph.evaluation.model_info import ModelInfo, model_info
 from mlx_edugraph.evaluation.scoring import Unmatched, predicted_sets
 from mlx_edugraph.labeling.batch import Event, run
-from mlx_edugraph.model.mlx_engine import Engine
+from mlx_edugraph.model.mlx_engine import MlxEngine
 from mlx_edugraph.model.token_agreement import TokenAgreement, reference_answers, token_agreement
 from mlx_edugraph.pages.worksheets import WorksheetRef, load
 from mlx_edugraph.prediction import DIMENSIONS, Prediction
@@ -61,7 +61,7 @@ def label_agreement(
 
 
 def compare_builds(
-    engines: Sequence[Callable[[], Engine]],
+    engines: Sequence[Callable[[], MlxEngine]],
     refs: Sequence[WorksheetRef],
     store: Store,
     *,

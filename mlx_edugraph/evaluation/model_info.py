@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlx_edugraph.model.fingerprint import model_fingerprint
-
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -21,7 +19,7 @@ class ModelInfo:
     """Where an explicitly supplied prompt came from; empty for the model's own template."""
 
 
-def model_info(model: str, fingerprint: str = "", prompt: str = "") -> ModelInfo:
+def model_info(model: str, fingerprint: str, prompt: str = "") -> ModelInfo:
     """Describe a model folder (or Hugging Face repo id) without loading its weights."""
     from mlx_edugraph.convert.provenance import describe, read_provenance
 
@@ -31,7 +29,7 @@ def model_info(model: str, fingerprint: str = "", prompt: str = "") -> ModelInfo
     record = read_provenance(folder)
     return ModelInfo(
         model,
-        fingerprint or model_fingerprint(folder),
+        fingerprint,
         describe(record) if record else "converted elsewhere (no mlx_edugraph.json)",
         record,
         prompt,

@@ -32,7 +32,7 @@ from mlx_edugraph.store.sqlite_store import Store
 
 if TYPE_CHECKING:
     from mlx_edugraph.labeling.batch import Event
-    from mlx_edugraph.model.mlx_engine import Engine
+    from mlx_edugraph.model.engine import Engine
 
 
 @dataclass

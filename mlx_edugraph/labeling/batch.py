@@ -2,9 +2,9 @@
 
 Shared by the CLI and the TUI. Decoding and resizing the next pages (and rendering PDF pages)
 run on a CPU thread while the model works on the current one; the model itself stays on the
-calling thread (MLX streams are per thread). An engine on servers (`RemoteEngine`, which takes
-`in_flight` pages at once) is called from worker threads instead; the store is still written
-from the calling thread only (its SQLite connection belongs to it).
+calling thread (MLX streams are per thread). An engine that takes pages in flight (servers) is
+called from worker threads instead; the store is still written from the calling thread only
+(its SQLite connection belongs to it).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from mlx_edugraph.model.mlx_engine import Engine
+from mlx_edugraph.model.engine import Engine
 from mlx_edugraph.pages.worksheets import (
     LoadedWorksheet,
     WorksheetError,
@@ -28,9 +28,6 @@ from mlx_edugraph.pages.worksheets import (
 from mlx_edugraph.prediction import Prediction, Provenance
 from mlx_edugraph.store.sqlite_store import Store, labeler_id
 
-if TYPE_CHECKING:
-    from mlx_edugraph.servers.server_engine import RemoteEngine
-
 PREFETCH = 2
 """Pages decoded ahead of the model: enough to hide I/O, few enough to bound memory."""
 
@@ -39,8 +36,6 @@ CLAIM_POLL_S = 0.5
 
 Status = Literal["labeled", "skipped", "error", "failed"]
 """error: the page could not be read (bad input); failed: the model failed on a page it got."""
-
-MODEL_FAILED = "model failed on this page"
 
 
 @dataclass
@@ -89,9 +84,35 @@ def _known(ref: WorksheetRef, sha256: str, store: Store, fingerprint: str) -> Ev
     return Event(ref, "skipped", dataclasses.replace(stored, path=str(ref.path)))
 
 
+@dataclass
+class _Triage:
+    """The opening both runners share: each page is answered without the model (unreadable,
+    already labeled, same bytes as a page queued in this run) or handed on to be labeled."""
+
+    engine: Engine
+    store: Store
+    redo: bool
+    queued: set[tuple[str, int]] = dataclasses.field(default_factory=set)
+
+    def sort(self, ref: WorksheetRef) -> Event | tuple[str, bool]:
+        """The page's event when it needs no model; else its SHA-256 and whether it repeats
+        a page queued before in this run (label once, answer both)."""
+        sha256, problem = _identify(ref)
+        if problem:
+            prediction = error_prediction(ref, sha256, problem, self.engine.provenance)
+            self.store.put(prediction)
+            return Event(ref, "error", prediction)
+        fingerprint = self.engine.provenance.model_fingerprint
+        if not self.redo and self.store.is_done(sha256, ref.page, fingerprint):
+            return _known(ref, sha256, self.store, fingerprint)
+        repeat = (sha256, ref.page) in self.queued
+        self.queued.add((sha256, ref.page))
+        return sha256, repeat
+
+
 def run(
     refs: Iterable[WorksheetRef],
-    engine: Engine | RemoteEngine,
+    engine: Engine,
     store: Store,
     *,
     redo: bool = False,
@@ -103,39 +124,41 @@ def run(
     `cancelled` is asked before each page (the run stops cleanly between pages); `started` is
     told when the model starts on a page (the TUI marks it as labeling).
     """
-    if getattr(engine, "in_flight", 0):  # servers: pages in flight, claimed in the store
-        yield from _run_in_flight(
-            refs, engine, store, redo=redo, cancelled=cancelled, started=started
-        )
-        return
+    triage = _Triage(engine, store, redo)
+    if engine.in_flight:
+        yield from _run_in_flight(refs, triage, cancelled=cancelled, started=started)
+    else:
+        yield from _run_here(refs, triage, cancelled=cancelled, started=started)
+
+
+def _run_here(
+    refs: Iterable[WorksheetRef],
+    triage: _Triage,
+    *,
+    cancelled: Callable[[], bool],
+    started: Callable[[WorksheetRef], None],
+) -> Iterator[Event]:
+    """`run` for an engine bound to this thread, with the next pages read on a loader thread."""
+    engine, store = triage.engine, triage.store
     fingerprint = engine.provenance.model_fingerprint
     pending: deque[tuple[WorksheetRef, str, Future | None]] = deque()
-    queued: set[tuple[str, int]] = set()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="worksheet-loader") as loader:
         refs_iter = iter(refs)
 
         def fill() -> Iterator[Event]:
-            # Queue loads until PREFETCH are in flight; resumed and unreadable pages are
-            # answered right away without touching the model.
+            # Queue loads until PREFETCH are in flight; pages that need no model are answered
+            # right away.
             while len(pending) < PREFETCH:
                 ref = next(refs_iter, None)
                 if ref is None:
                     return
-                sha256, problem = _identify(ref)
-                if problem:
-                    prediction = error_prediction(ref, sha256, problem, engine.provenance)
-                    store.put(prediction)
-                    yield Event(ref, "error", prediction)
+                sorted_ = triage.sort(ref)
+                if isinstance(sorted_, Event):
+                    yield sorted_
                     continue
-                if not redo and store.is_done(sha256, ref.page, fingerprint):
-                    yield _known(ref, sha256, store, fingerprint)
-                    continue
-                if (sha256, ref.page) in queued:
-                    # Same bytes under another name in this run: label once, answer both.
-                    pending.append((ref, sha256, None))
-                    continue
-                queued.add((sha256, ref.page))
-                pending.append((ref, sha256, loader.submit(_load, ref, sha256, engine.max_pixels)))
+                sha256, repeat = sorted_
+                future = None if repeat else loader.submit(_load, ref, sha256, engine.max_pixels)
+                pending.append((ref, sha256, future))
 
         yield from fill()
         while pending and not cancelled():
@@ -147,49 +170,37 @@ def run(
             loaded = future.result()
             if not isinstance(loaded, str):
                 started(ref)
-            prediction = _prediction(ref, sha256, loaded, engine)
-            store.put(prediction)
-            yield Event(ref, _status(prediction), prediction)
+            event = _labeled(ref, sha256, loaded, engine)
+            store.put(event.prediction)
+            yield event
         for _, _, future in pending:
             if future is not None:
                 future.cancel()
 
 
-def _prediction(
-    ref: WorksheetRef,
-    sha256: str,
-    loaded: LoadedWorksheet | str,
-    engine: Engine | RemoteEngine,
-) -> Prediction:
-    """A page's prediction; a read problem (`loaded` is its reason) or a model failure
-    becomes the page's error record, and the run goes on (the next run retries it)."""
+def _labeled(
+    ref: WorksheetRef, sha256: str, loaded: LoadedWorksheet | str, engine: Engine
+) -> Event:
+    """A page's event; a read problem (`loaded` is its reason) or a model failure becomes the
+    page's error record with its status, and the run goes on (the next run retries it)."""
     if isinstance(loaded, str):
-        return error_prediction(ref, sha256, loaded, engine.provenance)
+        return Event(ref, "error", error_prediction(ref, sha256, loaded, engine.provenance))
     try:
-        return engine.label(loaded)
+        return Event(ref, "labeled", engine.label(loaded))
     except Exception as exc:  # one page failing, or no server answering, must not stop the rest
-        reason = f"{MODEL_FAILED}: {type(exc).__name__}: {exc}"
-        return error_prediction(ref, sha256, reason, engine.provenance)
+        reason = f"model failed on this page: {type(exc).__name__}: {exc}"
+        return Event(ref, "failed", error_prediction(ref, sha256, reason, engine.provenance))
 
 
-def _status(prediction: Prediction) -> Status:
-    """labeled, or which kind of error: the file's (`error`) or the model's (`failed`)."""
-    if prediction.outcome != "error":
-        return "labeled"
-    return "failed" if (prediction.error or "").startswith(MODEL_FAILED) else "error"
-
-
-def _load_and_label(ref: WorksheetRef, sha256: str, engine: RemoteEngine) -> Prediction:
+def _load_and_label(ref: WorksheetRef, sha256: str, engine: Engine) -> Event:
     """One page on a worker thread: read it, label it."""
-    return _prediction(ref, sha256, _load(ref, sha256, engine.max_pixels), engine)
+    return _labeled(ref, sha256, _load(ref, sha256, engine.max_pixels), engine)
 
 
 def _run_in_flight(
     refs: Iterable[WorksheetRef],
-    engine: RemoteEngine,
-    store: Store,
+    triage: _Triage,
     *,
-    redo: bool,
     cancelled: Callable[[], bool],
     started: Callable[[WorksheetRef], None],
 ) -> Iterator[Event]:
@@ -200,9 +211,9 @@ def _run_in_flight(
     different servers split it: a page another live run holds waits until that run stores it
     (then it is answered from the store) or lets it go (then it is labeled here).
     """
+    engine, store, redo = triage.engine, triage.store, triage.redo
     fingerprint = engine.provenance.model_fingerprint
     owner = labeler_id()
-    queued: set[tuple[str, int]] = set()
     repeats: list[tuple[WorksheetRef, str]] = []
     waiting: deque[tuple[WorksheetRef, str]] = deque()
     running: dict[Future, tuple[WorksheetRef, str]] = {}
@@ -228,19 +239,13 @@ def _run_in_flight(
                 if ref is None:
                     more = False
                     break
-                sha256, problem = _identify(ref)
-                if problem:
-                    prediction = error_prediction(ref, sha256, problem, engine.provenance)
-                    store.put(prediction)
-                    yield Event(ref, "error", prediction)
-                elif not redo and store.is_done(sha256, ref.page, fingerprint):
-                    yield _known(ref, sha256, store, fingerprint)
-                elif (sha256, ref.page) in queued:
-                    repeats.append((ref, sha256))  # same bytes under another name: label once
-                else:
-                    queued.add((sha256, ref.page))
-                    if event := take(ref, sha256):
-                        yield event
+                sorted_ = triage.sort(ref)
+                if isinstance(sorted_, Event):
+                    yield sorted_
+                elif sorted_[1]:
+                    repeats.append((ref, sorted_[0]))
+                elif event := take(ref, sorted_[0]):
+                    yield event
             for _ in range(len(waiting)):
                 if more or len(running) >= engine.in_flight or cancelled():
                     break
@@ -255,10 +260,10 @@ def _run_in_flight(
             finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in finished:
                 ref, sha256 = running.pop(future)
-                prediction = future.result()
-                store.put(prediction)
+                event = future.result()
+                store.put(event.prediction)
                 store.release(sha256, ref.page, fingerprint, owner)
-                yield Event(ref, _status(prediction), prediction)
+                yield event
     for ref, sha256 in repeats:
         if store.get(sha256, ref.page, fingerprint) is not None:
             yield _known(ref, sha256, store, fingerprint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from mlx_edugraph.paths import data_dir
@@ -10,6 +11,9 @@ SOURCE_REPO = "christian-bick/Qwen3-VL-4B-EduGraph"
 """The merged fine-tune (AGPL-3.0; research use only per its model card)."""
 
 DEFAULT_MODEL_NAME = "Qwen3-VL-4B-EduGraph-4bit"
+
+HUB_FILES = ["*.json", "*.jsonl", "*.safetensors", "*.jinja", "*.txt", "*.model", "*.tiktoken"]
+"""What a model repository holds that loading needs (mlx-vlm's own list, less remote code)."""
 
 
 class ModelNotFound(Exception):
@@ -39,3 +43,16 @@ def resolve_model(value: str | None) -> str:
     if value.count("/") == 1 and not value.startswith((".", "/", "~")):
         return value  # a Hugging Face repo id of an MLX model
     raise ModelNotFound(f"no model folder at {path}")
+
+
+def local_folder(value: str | None, *, log: Callable[[str], None] | None = None) -> str:
+    """`resolve_model`, with a Hugging Face repo id fetched into the hub cache (files mlx-vlm
+    loads only): the model is then a local folder, with a fingerprint and versions."""
+    resolved = resolve_model(value)
+    if Path(resolved).is_dir():
+        return resolved
+    from huggingface_hub import snapshot_download
+
+    if log:
+        log(f"fetching {resolved} from the Hugging Face hub ...")
+    return snapshot_download(resolved, allow_patterns=HUB_FILES)

@@ -17,9 +17,8 @@ from mlx_edugraph.labels.answer import DEFAULT_MAX_TOKENS, answer_end, page_pred
 from mlx_edugraph.labels.confidence import token_offsets
 from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.model import vlm
-from mlx_edugraph.model.fingerprint import model_fingerprint
+from mlx_edugraph.model.choice import ModelChoice
 from mlx_edugraph.model.grammar import Grammar
-from mlx_edugraph.model.prompt import PromptOverride
 from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS, LoadedWorksheet, WorksheetRef, load
 from mlx_edugraph.prediction import Prediction, Provenance, Timings
 
@@ -42,27 +41,29 @@ class Generation:
     embedding: np.ndarray | None = None
 
 
-class Engine:
-    """A loaded model that labels worksheet pages."""
+class MlxEngine:
+    """The local model, loaded once, labeling worksheet pages (the `Engine` protocol)."""
+
+    in_flight = 0
+    """`label` runs on the thread that made the engine: MLX streams are per thread."""
 
     def __init__(
         self,
-        model: str | Path,
+        choice: ModelChoice,
         *,
         ontology: Ontology | None,
-        adapter: Path | None = None,
-        version: str = "",
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         reuse_prefix: bool = True,
         constrain: bool = True,
         fast_forward: bool = True,
         answer_tokens: int | None = None,
-        prompt: PromptOverride | None = None,
         embed: bool = True,
     ):
+        if choice.path is None:
+            raise ValueError("MlxEngine runs a local model, not servers")
         started = time.perf_counter()
-        self.vlm = vlm.load(str(model), adapter)
+        self.vlm = vlm.load(choice.path, choice.adapter)
         self.load_s = time.perf_counter() - started
         self.ontology = ontology
         self.max_pixels = max_pixels
@@ -80,23 +81,22 @@ class Engine:
         )
         self._stop_ids = self.vlm.stop_token_ids
         self.embed_depth = EMBED_DEPTH if embed else None
-        fingerprint = model_fingerprint(Path(self.vlm.path), adapter)
+        prompt = choice.prompt
         if prompt is None:
             self.prompt = vlm.render_prompt(self.vlm)
             template_hash = hashlib.sha256(vlm.chat_template(self.vlm).encode()).hexdigest()
             prompt_version = f"template-{template_hash[:12]}"
         else:
             # A supplied prompt (a base model's evaluation) makes another labeler: its results
-            # are kept apart from the model's own in the store.
+            # are kept apart from the model's own in the store (the choice's fingerprint).
             self.prompt = vlm.render_prompt(
                 self.vlm, template=prompt.template, system=prompt.system
             )
-            prompt_version = f"prompt-{hashlib.sha256(self.prompt.encode()).hexdigest()[:12]}"
-            fingerprint += f"+{prompt_version}"
+            prompt_version = choice.prompt_version
         self.provenance = Provenance(
-            model=str(model),
-            model_fingerprint=fingerprint,
-            model_version=version,
+            model=choice.path,
+            model_fingerprint=choice.fingerprint,
+            model_version=choice.version,
             ontology_version=ontology.version if ontology else "unverified",
             prompt_version=prompt_version,
         )

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlx_edugraph.model.choice import BASE, ModelChoice
 from mlx_edugraph.model.fingerprint import model_fingerprint
 from mlx_edugraph.paths import data_dir, write_atomic
 
-BASE = "base"
 RECORD = "version.json"
 REPORT = "report.md"
 CURRENT = "current.json"
@@ -28,20 +28,6 @@ _NAME = re.compile(r"^v(\d+)$")
 
 class VersionError(Exception):
     """A version that does not exist or cannot be used; the message says which."""
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """What a labeling run loads: the base folder, the adapter on top (None for the base)."""
-
-    path: str
-    adapter: Path | None
-    version: str
-    """"base", or the tuned version's name ("v2")."""
-
-    @property
-    def label(self) -> str:
-        return self.path if self.adapter is None else f"{self.path} + {self.version}"
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,13 @@
 """The labeling engine behind OpenAI-compatible servers (vLLM, llama-server, mlx-vlm's server).
 
-The same seam as the local `Engine` (`provenance`, `max_pixels`, `load_s`, `label`), plus
-`in_flight`: `label` is thread-safe, and `batch.run` keeps that many pages in flight so every
+It implements the `Engine` protocol (`model.engine`) as the local model does; its `label` is
+thread-safe, and `in_flight` says how many pages `batch.run` keeps in flight so that every
 server stays busy. No inference code here: the servers run the model; this module turns a
 page into a request and the reply into a `Prediction`, parsed like a local answer.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import time
@@ -17,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from mlx_edugraph.labels.answer import DEFAULT_MAX_TOKENS, page_prediction
 from mlx_edugraph.labels.ontology import Ontology
+from mlx_edugraph.model.choice import prompt_id, served_fingerprint
 from mlx_edugraph.model.prompt import PromptOverride
 from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS, LoadedWorksheet
 from mlx_edugraph.prediction import Prediction, Provenance, Timings
@@ -109,12 +109,8 @@ class RemoteEngine:
             should_send(options.system_prompt, s.template) for s in reachable
         )
         self.system = prompt_text(prompt) if send else None
-        if self.system is None:
-            prompt_version = "server-template"
-            fingerprint = f"server:{self.model_name}"
-        else:
-            prompt_version = f"prompt-{hashlib.sha256(self.system.encode()).hexdigest()[:12]}"
-            fingerprint = f"server:{self.model_name}+{prompt_version}"
+        fingerprint = served_fingerprint(self.model_name, self.system)
+        prompt_version = "server-template" if self.system is None else prompt_id(self.system)
         self.pool = ServerPool(pool_servers, settings, note)
         self.provenance = Provenance(
             model=self.model_name,

@@ -25,9 +25,9 @@ from pathlib import Path
 from mlx_edugraph.labels.answer import DEFAULT_MAX_TOKENS
 from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.model import versions, vlm
-from mlx_edugraph.model.fingerprint import model_fingerprint
-from mlx_edugraph.model.mlx_engine import Engine
-from mlx_edugraph.model.versions import ModelChoice, Version
+from mlx_edugraph.model.choice import ModelChoice
+from mlx_edugraph.model.mlx_engine import MlxEngine
+from mlx_edugraph.model.versions import Version
 from mlx_edugraph.pages.worksheets import (
     DEFAULT_MAX_PIXELS,
     WorksheetError,
@@ -153,13 +153,14 @@ def _tune(
     say(f"scoring {len(held_out)} held-out page(s) with the model in use ({current.version}) ...")
     before = _score(current, held_out, options)
     say("scoring them with the tuned adapter ...")
-    after = _score(ModelChoice(base, adapter, "tuned"), held_out, options)
+    tuned = ModelChoice(base, adapter, "tuned")
+    after = _score(tuned, held_out, options)
     verdict = judge(before, after, options.tolerance)
     promoted = verdict.better if options.promote is None else options.promote
     record = {
-        "fingerprint": model_fingerprint(Path(base), adapter),
+        "fingerprint": tuned.fingerprint,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "base": {"path": str(base), "fingerprint": model_fingerprint(Path(base))},
+        "base": {"path": str(base), "fingerprint": ModelChoice(base).fingerprint},
         "adapter": {
             "sha256": _sha256(adapter / vlm.ADAPTER_WEIGHTS),
             **{k: plan["settings"][k] for k in ("rank", "alpha")},
@@ -174,7 +175,7 @@ def _tune(
             "changed": len(collected.changed),
             "overruled": len(collected.overruled),
         },
-        "measured_against": {"version": current.version, "fingerprint": _fingerprint(current)},
+        "measured_against": {"version": current.version, "fingerprint": current.fingerprint},
         "scores": {"before": before.summary(), "after": after.summary()},
         "verdict": {"better": verdict.better, "reasons": verdict.reasons},
         "promoted": promoted,
@@ -333,10 +334,8 @@ def _checkpoint(training: vlm.AdapterTraining, plan: dict, work: Path, step: int
 
 
 def _score(choice: ModelChoice, held_out: list[Example], options: TuneOptions) -> HeldOutScores:
-    engine = Engine(
-        choice.path,
-        adapter=choice.adapter,
-        version=choice.version,
+    engine = MlxEngine(
+        choice,
         ontology=options.ontology,
         max_pixels=options.max_pixels,
         max_tokens=options.max_tokens,
@@ -346,10 +345,6 @@ def _score(choice: ModelChoice, held_out: list[Example], options: TuneOptions) -
         return engine.label_file(example.path, example.page)
 
     return score(held_out, label, options.ontology)
-
-
-def _fingerprint(choice: ModelChoice) -> str:
-    return model_fingerprint(Path(choice.path), choice.adapter)
 
 
 def _page(example: Example) -> dict:
