@@ -159,7 +159,7 @@ class Labeler:
         """The engine of `choice`, or None after saying why it could not be made."""
         from mlx_edugraph.labeling.engine_choice import make_engine
 
-        self._status(f"loading {'' if choice.on_servers else 'model '}{choice.label} ...")
+        self._status(f"loading {choice.source} ...")
         try:
             return make_engine(
                 choice,
@@ -169,7 +169,7 @@ class Labeler:
                 note=self._status,
             )
         except Exception as exc:  # a broken folder or no server: say which
-            self.post(ModelFailed(f"cannot load {choice.label}: {type(exc).__name__}: {exc}"))
+            self.post(ModelFailed(f"cannot load {choice.source}: {type(exc).__name__}: {exc}"))
             return None
 
     def _ontology(self):

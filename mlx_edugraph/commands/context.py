@@ -171,7 +171,7 @@ class Context:
         `UserError` naming which."""
         from mlx_edugraph.labeling.engine_choice import make_engine
 
-        say(f"loading {'' if choice.on_servers else 'model '}{choice.label} ...")
+        say(f"loading {choice.source} ...")
         try:
             return make_engine(
                 choice,
@@ -181,7 +181,7 @@ class Context:
                 constrain=constrain,
             )
         except Exception as exc:  # a broken folder, an unreachable server: say which
-            raise UserError(f"cannot load {choice.label}: {type(exc).__name__}: {exc}") from None
+            raise UserError(f"cannot load {choice.source}: {type(exc).__name__}: {exc}") from None
 
 
 def positive(args: argparse.Namespace, *names: str) -> None:

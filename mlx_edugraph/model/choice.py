@@ -66,6 +66,11 @@ class ModelChoice:
             return f"{len(self.servers)} server(s)"
         return self.path if self.adapter is None else f"{self.path} + {self.version}"
 
+    @property
+    def source(self) -> str:
+        """What loading it loads: "model <label>", or the servers."""
+        return self.label if self.on_servers else f"model {self.label}"
+
 
 def served_fingerprint(model_name: str, system: str | None) -> str:
     """The fingerprint of servers' predictions: the model they serve, and the system prompt
