@@ -91,7 +91,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.commands.model_choice import base_model
     from mlx_edugraph.evaluation.truth import TruthError
-    from mlx_edugraph.model.vlm import AdapterSettings
+    from mlx_edugraph.model.vlm_training import AdapterSettings
     from mlx_edugraph.store.sqlite_store import Store, StoreError
     from mlx_edugraph.tuning.run import Interrupted, TuneError, TuneOptions, tune
     from mlx_edugraph.tuning.split import TooFewPages
