@@ -1,7 +1,8 @@
 """The converter's seam to mlx-vlm: every call the conversion makes into it lives here.
 
-mlx-vlm changes fast; inference goes through `mlx_edugraph.model.vlm`, conversion through this
-module, so an upgrade touches two places. Imports are lazy: MLX is heavy.
+mlx-vlm changes fast; inference goes through `mlx_edugraph.model.vlm` (the bench's naive
+baseline through `vlm_baseline`, training through `vlm_training` beside it), conversion through
+this module, so an upgrade touches these four. Imports are lazy: MLX is heavy.
 """
 
 from __future__ import annotations

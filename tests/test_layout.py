@@ -1,6 +1,6 @@
 """The tree shows the data flow: each stage imports only earlier stages and the shared records,
-the library never imports Textual, and only the two seams import mlx-vlm. Read from the source
-(every import, including those inside functions), so a lazy import cannot slip past."""
+the library never imports Textual, and only the mlx-vlm seams import mlx-vlm. Read from the
+source (every import, including those inside functions), so a lazy import cannot slip past."""
 
 from __future__ import annotations
 
@@ -36,7 +36,17 @@ STAGES = (
 UI_FREE = set(STAGES) - {"tui"}
 """Every stage but the app itself never imports Textual (`commands/tui.py` imports the app)."""
 
-MLX_VLM_SEAMS = ("mlx_edugraph.model.vlm", "mlx_edugraph.convert.backend")
+MLX_VLM_SEAMS = (
+    "mlx_edugraph.model.vlm",
+    "mlx_edugraph.model.vlm_baseline",
+    "mlx_edugraph.model.vlm_training",
+    "mlx_edugraph.convert.backend",
+)
+"""Inference, the benchmarks' naive baseline, adapter training, conversion: one job each."""
+
+BESIDE_INFERENCE = ("mlx_edugraph.model.vlm_baseline", "mlx_edugraph.model.vlm_training")
+"""Built on the inference seam, never under it: no module of the model stage imports them, so
+the engine's path loads no baseline or training code."""
 
 
 def _modules() -> dict[str, Path]:
@@ -132,7 +142,15 @@ def _mlx_vlm(module: str, imported: str) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("check", [_stage_order, _textual, _mlx_vlm], ids=lambda c: c.__name__)
+def _inference_apart(module: str, imported: str) -> str | None:
+    if _ours(imported) in BESIDE_INFERENCE and _stage(module) == "model":
+        return "the model stage runs inference only (baseline and training build on it)"
+    return None
+
+
+@pytest.mark.parametrize(
+    "check", [_stage_order, _textual, _mlx_vlm, _inference_apart], ids=lambda c: c.__name__
+)
 def test_imports_follow_the_data_flow(check) -> None:
     problems = _violations(check)
     assert not problems, "\n".join(problems)
@@ -149,6 +167,20 @@ def test_the_checks_catch_what_they_guard() -> None:
     assert _textual("mlx_edugraph.tui.app", "textual.app") is None
     assert "seams" in _mlx_vlm("mlx_edugraph.model.mlx_engine", "mlx_vlm.utils")
     assert _mlx_vlm("mlx_edugraph.model.vlm", "mlx_vlm.utils") is None
+    assert _mlx_vlm("mlx_edugraph.model.vlm_training", "mlx_vlm.trainer.api") is None
+    assert "inference only" in _inference_apart(
+        "mlx_edugraph.model.vlm", "mlx_edugraph.model.vlm_training.AdapterSettings"
+    )
+    assert _inference_apart("mlx_edugraph.tuning.run", "mlx_edugraph.model.vlm_training") is None
+
+
+def test_every_seam_is_one() -> None:
+    """A seam listed is a module of ours that imports mlx-vlm: a rename cannot leave a stale
+    entry that lets another module in."""
+    for seam in MLX_VLM_SEAMS:
+        assert seam in MODULES, f"{seam} is no module"
+        imported = [name for _, name in _imports(seam, MODULES[seam])]
+        assert any(name.split(".")[0] == "mlx_vlm" for name in imported), f"{seam}: no mlx-vlm"
 
 
 def test_every_subpackage_says_its_job() -> None:

@@ -122,7 +122,7 @@ def test_naive_path_and_engine_give_the_same_labels(
     """Training-sized pages, greedy, same resolution; our engine with reuse, early stop and
     the grammar on; the naive path is mlx-vlm's own loop on the image file."""
     from mlx_edugraph.labels.answer import parse_answer
-    from mlx_edugraph.model import vlm
+    from mlx_edugraph.model import vlm_baseline
     from mlx_edugraph.model.choice import ModelChoice
     from mlx_edugraph.model.mlx_engine import MlxEngine
 
@@ -130,7 +130,7 @@ def test_naive_path_and_engine_give_the_same_labels(
     for kind in sorted(TAUGHT_ANSWERS):
         path = tmp_path / f"{kind}.png"
         make_worksheet(kind, size=DEMO_PAGE_SIZE, seed=11).save(path)
-        naive = vlm.naive_generate(engine.vlm, engine.prompt, str(path), max_tokens=512)
+        naive = vlm_baseline.naive_generate(engine.vlm, engine.prompt, str(path), max_tokens=512)
         ours = engine.label_file(path)
         assert naive.text == ours.raw_text == TAUGHT_ANSWERS[kind]
         naive_labels = parse_answer(naive.text, ontology).labels
@@ -144,7 +144,7 @@ def test_naive_path_and_engine_give_the_same_labels(
 def test_naive_path_and_engine_decode_the_same_tokens_on_the_random_model(
     tiny_mlx_model: Path, tmp_path: Path
 ) -> None:
-    from mlx_edugraph.model import vlm
+    from mlx_edugraph.model import vlm_baseline
     from mlx_edugraph.model.choice import ModelChoice
     from mlx_edugraph.model.mlx_engine import MlxEngine
     from mlx_edugraph.pages.worksheets import load
@@ -154,7 +154,7 @@ def test_naive_path_and_engine_decode_the_same_tokens_on_the_random_model(
     )
     path = tmp_path / "counting.png"
     make_worksheet("counting", size=DEMO_PAGE_SIZE, seed=5).save(path)
-    naive = vlm.naive_generate(
+    naive = vlm_baseline.naive_generate(
         engine.vlm, engine.prompt, str(path), max_tokens=10, fixed_length=True
     )
     ours = engine.generate(load(WorksheetRef(path), max_pixels=engine.max_pixels))

@@ -326,7 +326,7 @@ def test_killed_and_interrupted_runs_keep_the_model_in_use_and_resume(home: Path
 def test_each_example_is_the_labeling_prompt_then_the_answer(taught_mlx_model: Path) -> None:
     """What the trainer feeds the model is exactly what `label` shows it, then the answer; the
     loss covers the answer and the end of the turn only."""
-    from mlx_edugraph.model import vlm
+    from mlx_edugraph.model import vlm, vlm_training
     from mlx_edugraph.pages.worksheets import WorksheetRef, load
 
     model = vlm.load(str(taught_mlx_model))
@@ -334,7 +334,9 @@ def test_each_example_is_the_labeling_prompt_then_the_answer(taught_mlx_model: P
     make_worksheet("clock", size=(1200, 1600), seed=1).save(path)
     image = load(WorksheetRef(path)).image  # under the resolution cap, as `label` loads it
     answer = json.dumps(CLOCK_REVIEW)
-    training = vlm.AdapterTraining(model, [(image, answer)], vlm.AdapterSettings(), total_steps=1)
+    training = vlm_training.AdapterTraining(
+        model, [(image, answer)], vlm_training.AdapterSettings(), total_steps=1
+    )
     ids, covered = training.example_tokens(0)
     prompt = vlm.encode(model, vlm.render_prompt(model), image).input_ids[0].tolist()
     assert ids[: len(prompt)] == prompt

@@ -10,7 +10,7 @@ import pytest
 
 from mlx_edugraph.evaluation.metrics import Counts, SetScores
 from mlx_edugraph.evaluation.scoring import DimensionResult
-from mlx_edugraph.model.vlm import AdapterSettings
+from mlx_edugraph.model.vlm_training import AdapterSettings
 from mlx_edugraph.pages.samples import make_worksheet
 from mlx_edugraph.prediction import DIMENSIONS
 from mlx_edugraph.store.review import Review

@@ -162,9 +162,9 @@ def _weights_gb(folder: Path) -> float:
 
 
 def _naive(engine, page: Path, max_tokens: int, fixed: bool, text_tokens: int) -> PageRun:
-    from mlx_edugraph.model import vlm
+    from mlx_edugraph.model import vlm_baseline
 
-    run = vlm.naive_generate(
+    run = vlm_baseline.naive_generate(
         engine.vlm, engine.prompt, str(page), max_tokens=max_tokens, fixed_length=fixed
     )
     decode_s = run.total_s - run.first_token_s
@@ -205,9 +205,9 @@ def _ours(engine, page: Path) -> PageRun:
 
 def _naive_memory_problem(engine, page: Path, share: float) -> str | None:
     """Why the naive path must not run on `page` (its vision attention would not fit), or None."""
-    from mlx_edugraph.model import vlm
+    from mlx_edugraph.model import vlm_baseline
 
-    need = vlm.naive_attention_bytes(engine.vlm, page)
+    need = vlm_baseline.naive_attention_bytes(engine.vlm, page)
     available = _available_memory()
     if available is None or need <= share * available:
         return None

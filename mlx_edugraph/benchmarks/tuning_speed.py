@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlx_edugraph.model import vlm
+from mlx_edugraph.model import vlm, vlm_training
 from mlx_edugraph.pages.samples import write_samples
 from mlx_edugraph.pages.worksheets import WorksheetRef, file_sha256, load
 from mlx_edugraph.paths import HOME_ENV_VAR
@@ -134,7 +134,7 @@ def _tune_once(
             TuneOptions(
                 base=model,
                 store=store,
-                settings=vlm.AdapterSettings(learning_rate=learning_rate),
+                settings=vlm_training.AdapterSettings(learning_rate=learning_rate),
                 epochs=epochs,
                 promote=True,
                 max_tokens=ANSWER_TOKENS,
@@ -169,8 +169,8 @@ def _baseline(
     log(f"{train_type}: {BASELINE_STEPS} steps ...")
     loaded = vlm.load(model)
     vlm.reset_peak_memory()
-    settings = vlm.AdapterSettings(learning_rate=learning_rate, train_type=train_type)
-    training = vlm.AdapterTraining(loaded, examples, settings, total_steps=BASELINE_STEPS)
+    settings = vlm_training.AdapterSettings(learning_rate=learning_rate, train_type=train_type)
+    training = vlm_training.AdapterTraining(loaded, examples, settings, total_steps=BASELINE_STEPS)
     trainable = sum(v.size for _, v in tree_flatten(loaded.model.trainable_parameters()))
     infos: list[dict] = []
     training.run(BASELINE_STEPS, infos.append, adapter_file=tmp / train_type / "weights")

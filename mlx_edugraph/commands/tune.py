@@ -105,7 +105,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _options(args: argparse.Namespace, base: str, store, ontology):
-    from mlx_edugraph.model.vlm import AdapterSettings
+    from mlx_edugraph.model.vlm_training import AdapterSettings
     from mlx_edugraph.tuning.run import TuneOptions
 
     learning_rate = args.learning_rate or (DEMO_LEARNING_RATE if args.demo else LEARNING_RATE)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from mlx_edugraph.labels.answer import DEFAULT_MAX_TOKENS
 from mlx_edugraph.labels.ontology import Ontology
-from mlx_edugraph.model import versions, vlm
+from mlx_edugraph.model import versions, vlm, vlm_training
 from mlx_edugraph.model.choice import ModelChoice
 from mlx_edugraph.model.mlx_engine import MlxEngine
 from mlx_edugraph.model.versions import Version
@@ -70,7 +70,7 @@ class TuneOptions:
     store: Store | None = None
     truth: Path | None = None
     """A ground-truth file instead of the store's reviews."""
-    settings: vlm.AdapterSettings = field(default_factory=vlm.AdapterSettings)
+    settings: vlm_training.AdapterSettings = field(default_factory=vlm_training.AdapterSettings)
     epochs: int = 3
     steps: int | None = None
     """Training steps; by default `epochs` passes over the training pages."""
@@ -162,7 +162,7 @@ def _tune(
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "base": {"path": str(base), "fingerprint": ModelChoice(base).fingerprint},
         "adapter": {
-            "sha256": _sha256(adapter / vlm.ADAPTER_WEIGHTS),
+            "sha256": _sha256(adapter / vlm_training.ADAPTER_WEIGHTS),
             **{k: plan["settings"][k] for k in ("rank", "alpha")},
         },
         "settings": {**plan["settings"], "steps": plan["steps"]},
@@ -273,10 +273,10 @@ def _train(
     if not examples:
         raise TuneError("none of the training pages could be read (reasons above)")
     checkpoint = work / plan["checkpoint"] if plan["checkpoint"] else None
-    settings = vlm.AdapterSettings(**plan["settings"])
+    settings = vlm_training.AdapterSettings(**plan["settings"])
     model = vlm.load(options.base)
     try:
-        training = vlm.AdapterTraining(
+        training = vlm_training.AdapterTraining(
             model, examples, settings, total_steps=plan["steps"], checkpoint=checkpoint
         )
     except Exception as exc:
@@ -291,23 +291,25 @@ def _train(
         if step < total and (should_stop() or step % CHECKPOINT_EVERY == 0):
             _checkpoint(training, plan, work, step)
             if should_stop():
-                raise vlm.StopTraining
+                raise vlm_training.StopTraining
 
     try:
         if total > done:
-            training.run(total - done, report, adapter_file=work / "last" / vlm.ADAPTER_WEIGHTS)
-    except vlm.StopTraining:
+            training.run(
+                total - done, report, adapter_file=work / "last" / vlm_training.ADAPTER_WEIGHTS
+            )
+    except vlm_training.StopTraining:
         raise Interrupted(training.steps_done, total) from None
     except (MemoryError, RuntimeError) as exc:
         raise TuneError(_why(exc, settings)) from exc
     staging = work / "adapter"
     shutil.rmtree(staging, ignore_errors=True)
     training.save(staging)
-    (staging / vlm.OPTIMIZER_STATE).unlink()  # a version needs only the adapter
+    (staging / vlm_training.OPTIMIZER_STATE).unlink()  # a version needs only the adapter
     return staging
 
 
-def _why(exc: BaseException, settings: vlm.AdapterSettings) -> str:
+def _why(exc: BaseException, settings: vlm_training.AdapterSettings) -> str:
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, MemoryError) or "memory" in str(exc).lower() or "alloc" in str(exc):
         if settings.batch_size > 1:
@@ -320,7 +322,7 @@ def _why(exc: BaseException, settings: vlm.AdapterSettings) -> str:
     return f"training failed ({text}); nothing was changed"
 
 
-def _checkpoint(training: vlm.AdapterTraining, plan: dict, work: Path, step: int) -> None:
+def _checkpoint(training: vlm_training.AdapterTraining, plan: dict, work: Path, step: int) -> None:
     """Save a checkpoint beside the last one, then point the plan at it: always one whole."""
     name = f"checkpoint-{step:07d}"
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=work))
