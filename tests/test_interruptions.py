@@ -9,15 +9,17 @@ import errno
 import hashlib
 import json
 import os
+import re
 import resource
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
@@ -48,7 +50,25 @@ def label_args(folder: Path, model: Path, db: Path, out: Path) -> list[str]:
 
 def start_label(*args: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "mlx_edugraph", *args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def read_until(child: subprocess.Popen, stream: TextIO, seen: Callable[[str], bool]) -> None:
+    """Read the child's `stream` line by line until a line is `seen`: an event, not a poll.
+    A child that hangs is killed after 300 s (its stream then ends and this fails)."""
+    watchdog = threading.Timer(300, child.kill)
+    watchdog.start()
+    try:
+        lines = []
+        for line in stream:
+            if seen(line):
+                return
+            lines.append(line)
+        raise AssertionError(
+            "the child ended before the point it was to be killed at:\n" + ("".join(lines[-20:]))
+        )
+    finally:
+        watchdog.cancel()
 
 
 def finish(process: subprocess.Popen) -> str:
@@ -66,6 +86,15 @@ def stored_rows(db: Path) -> list[tuple]:
             ).fetchall()
     except sqlite3.OperationalError:
         return []
+
+
+PROGRESS = re.compile(r"\] (\d+)/\d+ ETA ")
+
+
+def done_of(line: str) -> int:
+    """The pages done in a progress line of `label` (0 for any other line)."""
+    found = PROGRESS.search(line)
+    return int(found[1]) if found else 0
 
 
 def comparable(export: Path) -> list[dict]:
@@ -98,14 +127,11 @@ def test_killed_label_run_loses_nothing_and_redoes_nothing(
 ) -> None:
     db = tmp_path / "labels.sqlite"
     child = start_label(*label_args(folder, taught_mlx_model, db, tmp_path / "killed.jsonl"))
-    deadline = time.monotonic() + 300
     try:
-        while len(stored_rows(db)) < 4:
-            assert child.poll() is None, "the run ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        child.send_signal(signal.SIGKILL)
+        # The progress line of a page comes after its row is committed.
+        read_until(child, child.stderr, lambda line: done_of(line) >= 4)
     finally:
+        child.send_signal(signal.SIGKILL)
         child.communicate()
     assert child.returncode == -signal.SIGKILL
     before = stored_rows(db)
@@ -249,6 +275,23 @@ def test_disk_full_export_keeps_the_previous_file(
     outcome(f"exit 1, the previous export byte for byte, no temp file left; {message}")
 
 
+HELD_AFTER_THE_WEIGHTS = """
+import sys
+from mlx_edugraph.cli import main
+from mlx_edugraph.convert import converter
+
+def held(*args, **kwargs):
+    print("weights written", flush=True)
+    sys.stdin.read()
+
+converter.write_config = held
+sys.exit(main(sys.argv[1:]))
+"""
+"""`mlx-edugraph` whose conversion, once the weights are in the work folder, says so and waits
+(before the config is written and long before the swap): a kill there is certain to land
+mid-write, however busy the machine is."""
+
+
 @pytest.mark.reliability("Interruptions", "`mlx-edugraph convert --force` killed mid-write")
 def test_killed_conversion_keeps_the_old_model_and_the_next_run_cleans_up(
     tiny_checkpoint: Path, tiny_mlx_model: Path, tmp_path: Path, outcome
@@ -259,21 +302,20 @@ def test_killed_conversion_keeps_the_old_model_and_the_next_run_cleans_up(
     shutil.copytree(tiny_mlx_model, out)
     old = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir()}
     child = subprocess.Popen(
-        [sys.executable, "-m", "mlx_edugraph", "convert", str(tiny_checkpoint)]
+        [sys.executable, "-c", HELD_AFTER_THE_WEIGHTS, "convert", str(tiny_checkpoint)]
         + ["--out", str(out), "--force", "--no-verify"],
-        stdout=subprocess.DEVNULL,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
-    deadline = time.monotonic() + 120
     try:
-        while not list(tmp_path.glob(".model.partial-*/model/model.safetensors")):
-            assert child.poll() is None, "the conversion ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.002)
-        child.send_signal(signal.SIGKILL)
+        read_until(child, child.stdout, lambda line: line == "weights written\n")
     finally:
-        child.wait()
+        child.send_signal(signal.SIGKILL)  # held until now: it waits on its stdin
+        child.communicate()
     assert child.returncode == -signal.SIGKILL
+    assert list(tmp_path.glob(".model.partial-*/model/model.safetensors"))
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir()} == old
     assert len(list(tmp_path.glob(".model.partial-*"))) == 1  # the dead run's work folder
 

@@ -526,6 +526,8 @@ class ReviewApp(App):
 
     def _recount_now(self) -> None:
         self._recount = None
+        if not self.is_running:  # the timer fired while the app closes: no screen is left
+            return
         if isinstance(self.screen, CoverageScreen):
             self.screen.update_counts(self._coverage())
         if self.worklist.term_filter is not None:
