@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -33,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.ports import free_port
 
 USER = "reviewer@example.org"
 PASSWORD = "round-trip-password-1"
@@ -52,12 +53,6 @@ def executable() -> str:
     if os.environ.get("MLX_EDUGRAPH_REQUIRE_LABEL_STUDIO"):
         pytest.fail(reason)
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -169,7 +164,7 @@ class Server:
     def __init__(self, data: Path, document_root: Path) -> None:
         self.command = executable()
         self.data = data
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data / "label-studio.log"
         self.env = {

@@ -15,6 +15,7 @@ To add a case: mark a test, call `outcome(...)` in it, and regenerate.
 from __future__ import annotations
 
 import ast
+import fcntl
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -126,10 +127,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if not (_writing() and _observed):
         return
     known = set(declared_cases())
-    rows = {key: row for key, row in read_report().items() if key in known}
-    rows.update(_observed)
     REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(render_report(list(rows.values())), encoding="utf-8")
+    # Under pytest-xdist each worker writes the rows it observed: one at a time (a lock on the
+    # report itself), each merging into what the others wrote.
+    with REPORT.open("a", encoding="utf-8") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        rows = {key: row for key, row in read_report().items() if key in known}
+        rows.update(_observed)
+        REPORT.write_text(render_report(list(rows.values())), encoding="utf-8")
 
 
 def _normalize(text: str, basetemp: Path) -> str:

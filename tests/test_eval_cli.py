@@ -24,6 +24,9 @@ from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, TAUGHT_ANSWERS
 from tests.conftest import ONTOLOGY_V04_RDF
 
+pytestmark = pytest.mark.xdist_group("eval-cli")
+"""One worker runs this module (`--dist loadgroup`): its workspace and runs are made once."""
+
 PLAIN_TEMPLATE = (
     "{%- for m in messages %}<|im_start|>{{ m.role }}\n"
     "{%- if m.content is string %}{{ m.content }}{%- else %}{%- for c in m.content %}"

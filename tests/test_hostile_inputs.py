@@ -28,6 +28,9 @@ from tests.conftest import ONTOLOGY_V04_RDF
 from tests.hostile_files import bomb_png, pdf_bytes
 
 NON_UTF8_NAME = os.fsdecode(b"caf\xe9-latin1.png")
+pytestmark = pytest.mark.xdist_group("hostile-inputs")
+"""One worker runs this module (`--dist loadgroup`): its batch run is made once."""
+
 ODD_NAMES = ("with space.png", "ünïcødé ワークシート.png", "new\nline.png", NON_UTF8_NAME)
 EXIF_STORED = {
     # How a camera stores the upright page for each EXIF orientation (EXIF 2.3, tag 0x0112):

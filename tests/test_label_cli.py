@@ -20,6 +20,9 @@ from mlx_edugraph.pages.samples import write_samples
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE, TAUGHT_ANSWERS
 from tests.conftest import ONTOLOGY_V04_RDF
 
+pytestmark = pytest.mark.xdist_group("label-cli")
+"""One worker runs this module (`--dist loadgroup`): its first labeling run is made once."""
+
 KINDS = ("addition", "multiplication", "counting", "clock", "picture")
 
 

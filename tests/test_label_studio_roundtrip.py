@@ -25,6 +25,9 @@ from tests.conftest import ONTOLOGY_V04_TTL
 from tests.label_studio import run_label_studio
 from tests.run_cli import cli
 
+pytestmark = pytest.mark.xdist_group("label-studio")
+"""One worker runs this module (`--dist loadgroup`): one Label Studio start, not one each."""
+
 KINDS = ("addition", "multiplication", "counting", "clock", "picture")
 ONTOLOGY = ("--ontology", str(ONTOLOGY_V04_TTL))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,15 +21,13 @@ from mlx_edugraph.pages.samples import write_samples
 from mlx_edugraph.pages.worksheets import discover, load
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
 from tests.conftest import ONTOLOGY_V04_RDF
+from tests.ports import free_port
+
+pytestmark = pytest.mark.xdist_group("mlx-vlm-server")
+"""One worker runs this module (`--dist loadgroup`): one mlx-vlm server start."""
 
 KINDS = ("addition", "multiplication", "counting", "clock", "picture")
 STARTUP_S = 180
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_mlx_vlm_server(model: Path, log: Path) -> tuple[subprocess.Popen, str]:
