@@ -50,12 +50,13 @@ from .messages import (
     OntologyReady,
     PageDone,
     PageStarted,
+    PredictionsFound,
     SimilarFound,
     WorkFailed,
 )
 from .preview import Preview
 from .raw_text import RawText
-from .scanner import scan
+from .scanner import look_up, scan
 from .similar_screen import SimilarRow, SimilarScreen
 from .similar_search import find_duplicates, find_similar
 from .system_viewer import open_in_viewer
@@ -139,6 +140,8 @@ class ReviewApp(App):
         self.ontology: Ontology | None = None
         self.fingerprint: str | None = None
         self._scanned = False
+        self._chosen: tuple[str | None] | None = None  # the labeling model's fingerprint, once told
+        self._looked_up = False
         self._submitted = False
         self._recount: Timer | None = None
         self.labeler = Labeler(settings, self.post_message)
@@ -166,7 +169,8 @@ class ReviewApp(App):
         self.review = ReviewActions(self.store)
         self.sub_title = "scanning ..."
         self.notify(RESEARCH_NOTICE, title="Research use only", timeout=8)
-        self.labeler.start()  # it says which model labels; the scan starts then
+        self._scan()
+        self.labeler.start()
         self.worklist.table.focus()
 
     def on_unmount(self) -> None:
@@ -176,8 +180,12 @@ class ReviewApp(App):
     # -- background work ------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False, name="scan the pages")
-    def _scan(self, fingerprint: str | None) -> None:
-        self.post_message(scan(self.paths, self.pages, self.settings.db, fingerprint))
+    def _scan(self) -> None:
+        self.post_message(scan(self.paths, self.pages, self.settings.db))
+
+    @work(thread=True, group="look-up", exit_on_error=False, name="read the store")
+    def _look_up(self, pages: list[tuple[str, int]], fingerprint: str | None) -> None:
+        self.post_message(look_up(pages, self.settings.db, fingerprint))
 
     @work(thread=True, exclusive=True, group="similar", exit_on_error=False, name="find similar")
     def _find_similar(self, key: str, page: tuple[str, int], fingerprint: str | None) -> None:
@@ -222,12 +230,21 @@ class ReviewApp(App):
         self.entries = message.entries
         self.by_key = {entry_key(entry): entry for entry in self.entries}
         self._scanned = True
+        self._look_up_predictions()
         self._show_list(keep)
         self.sub_title = f"{len(self.entries)} worksheet page(s)"
         if not self.entries:
             self.notify("no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found", timeout=10)
-        self._maybe_submit()
         self._mark_duplicates()
+
+    @while_shown
+    def on_predictions_found(self, message: PredictionsFound) -> None:
+        for entry in self.entries:
+            if entry.sha256:
+                entry.prediction = message.predictions.get((entry.sha256, entry.ref.page))
+        self._looked_up = True
+        self._show_list(self.selected)
+        self._maybe_submit()
 
     @while_shown
     def on_ontology_ready(self, message: OntologyReady) -> None:
@@ -242,8 +259,8 @@ class ReviewApp(App):
 
     @while_shown
     def on_model_chosen(self, message: ModelChosen) -> None:
-        """The pages are looked up under the fingerprint the engine labels with, once."""
-        self._scan(message.fingerprint)
+        self._chosen = (message.fingerprint,)
+        self._look_up_predictions()
 
     @while_shown
     def on_model_ready(self, message: ModelReady) -> None:
@@ -348,9 +365,16 @@ class ReviewApp(App):
         if entry is self.current:
             self._redraw_selected()
 
+    def _look_up_predictions(self) -> None:
+        """Once the pages are scanned and the labeling model is known: read what it stored for
+        them, under the fingerprint it labels with (never a guess, so no second look)."""
+        if self._scanned and self._chosen is not None:
+            pages = [(e.sha256, e.ref.page) for e in self.entries if e.sha256]
+            self._look_up(pages, self._chosen[0])
+
     def _maybe_submit(self) -> None:
         """Queue the unlabeled pages once the model is ready and the store was consulted."""
-        if self._submitted or self.fingerprint is None or not self._scanned:
+        if self._submitted or self.fingerprint is None or not self._looked_up:
             return
         self._submitted = True
         todo = [

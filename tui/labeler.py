@@ -12,6 +12,7 @@ from pathlib import Path
 
 from textual.message import Message
 
+from mlx_edugraph.errors import UserError
 from mlx_edugraph.model.choice import ModelChoice
 from mlx_edugraph.model.engine import Engine
 from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS, WorksheetRef
@@ -151,7 +152,10 @@ class Labeler:
             return None
         try:
             return self.settings.choose(self._status)
-        except Exception as exc:  # no model, a failed demo build: say which
+        except UserError as exc:  # no model installed: the message says how to get one
+            self.post(ModelFailed(str(exc)))
+            return None
+        except Exception as exc:  # a failed demo build: say which
             self.post(ModelFailed(f"{type(exc).__name__}: {exc}"))
             return None
 

@@ -17,10 +17,17 @@ from mlx_edugraph.store.page_states import Entry
 
 @dataclass
 class EntriesFound(Message):
-    """The folder was scanned: every page, with what the store already holds for the model
-    with `fingerprint` (None: the newest prediction of any model)."""
+    """The folder was scanned: every page, hashed, with its review (no predictions yet)."""
 
     entries: list[Entry]
+
+
+@dataclass
+class PredictionsFound(Message):
+    """What the store holds for the scanned pages from the model with `fingerprint` (None:
+    the newest prediction of any model), by (SHA-256, page)."""
+
+    predictions: dict[tuple[str, int], Prediction]
     fingerprint: str | None
 
 

@@ -79,11 +79,9 @@ def needs_review(prediction: Prediction) -> bool:
     return confidence is not None and confidence < REVIEW_BELOW
 
 
-def build_entries(
-    refs: Iterable[WorksheetRef], store: Store, model_fingerprint: str | None
-) -> list[Entry]:
-    """Entries for `refs` with whatever the store already holds: the prediction of this model
-    (of any model when the fingerprint is unknown) and the review."""
+def build_entries(refs: Iterable[WorksheetRef], store: Store) -> list[Entry]:
+    """Entries for `refs` with their hashes and reviews; their predictions come from
+    `predictions_of` once the model that labels them is known."""
     entries = []
     for ref in refs:
         entry = Entry(ref)
@@ -93,13 +91,25 @@ def build_entries(
             entry.problem = str(exc)
             entries.append(entry)
             continue
-        if model_fingerprint:
-            entry.prediction = store.get(entry.sha256, ref.page, model_fingerprint)
-        else:
-            entry.prediction = store.latest(entry.sha256, ref.page)
         entry.review = store.review(entry.sha256, ref.page)
         entries.append(entry)
     return entries
+
+
+def predictions_of(
+    pages: Iterable[tuple[str, int]], store: Store, model_fingerprint: str | None
+) -> dict[tuple[str, int], Prediction]:
+    """What the store holds for each (SHA-256, page): the prediction of the model with this
+    fingerprint, or with None (no model labels here) the newest of any model."""
+    found = {}
+    for sha256, page in pages:
+        if model_fingerprint:
+            prediction = store.get(sha256, page, model_fingerprint)
+        else:
+            prediction = store.latest(sha256, page)
+        if prediction is not None:
+            found[(sha256, page)] = prediction
+    return found
 
 
 def matches(entry: Entry, needle: str) -> bool:
