@@ -27,7 +27,7 @@ def coverage_screen_seconds(db: Path, ontology: Ontology | None) -> float:
             entries.append(Entry(ref, page.prediction.sha256, page.prediction, page.review))
 
     async def run() -> float:
-        app = ReviewApp([], Settings(model=None, db=db), image_mode="none")
+        app = ReviewApp([], Settings(db=db), image_mode="none")
         async with app.run_test(size=(160, 45)) as pilot:
             await pilot.pause()
             app.entries, app.ontology = entries, ontology

@@ -44,11 +44,14 @@ async def press(app, key: str, changed) -> float:
 async def measure(model: Path, folder: Path, db: Path, presses: int) -> dict:
     """Press j/k alternately while labeling runs; time each press to the refreshed list and
     labels pane, and to the page image drawn in the preview."""
+    from mlx_edugraph.model.choice import resolve_choice
+
     from .app import ReviewApp
     from .labeler import Settings
     from .preview import Preview, shown_path
 
-    app = ReviewApp([folder], Settings(model=str(model), db=db), image_mode="halfcell")
+    settings = Settings(db=db, choose=lambda say: resolve_choice(str(model)))
+    app = ReviewApp([folder], settings, image_mode="halfcell")
     keys, images, during = [], [], 0
     async with app.run_test(size=(160, 45)) as pilot:
         while app.labeling.state != "running":
