@@ -1,7 +1,7 @@
-"""The labeling engine: load the model once, turn worksheet images into predictions.
+"""The local labeling engine: load the model once, turn worksheet images into predictions.
 
 No UI code here: the CLI and the TUI both call it. MLX streams are per thread, so the
-thread that creates an Engine must be the one that calls `label`.
+thread that creates an `MlxEngine` must be the one that calls `label`.
 """
 
 from __future__ import annotations
