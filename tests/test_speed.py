@@ -51,19 +51,10 @@ def test_prefix_reuse_is_bit_identical_on_the_random_model(tiny_mlx_model: Path)
     from mlx_edugraph.model.choice import ModelChoice
     from mlx_edugraph.model.mlx_engine import MlxEngine
 
-    cold = MlxEngine(
-        ModelChoice(str(tiny_mlx_model)),
-        ontology=None,
-        max_tokens=12,
-        reuse_prefix=False,
-        constrain=False,
-    )
-    warm = MlxEngine(
-        ModelChoice(str(tiny_mlx_model)),
-        ontology=None,
-        max_tokens=12,
-        reuse_prefix=True,
-        constrain=False,
+    choice = ModelChoice(str(tiny_mlx_model))
+    cold, warm = (
+        MlxEngine(choice, ontology=None, max_tokens=12, reuse_prefix=reuse, constrain=False)
+        for reuse in (False, True)
     )
     # Several pages in a row: the cached prefix is trimmed back and reused each time.
     for kind, seed in (("counting", 1), ("clock", 2), ("counting", 1)):

@@ -152,11 +152,11 @@ def _run_here(
                 ref = next(refs_iter, None)
                 if ref is None:
                     return
-                sorted_ = triage.sort(ref)
-                if isinstance(sorted_, Event):
-                    yield sorted_
+                triaged = triage.sort(ref)
+                if isinstance(triaged, Event):
+                    yield triaged
                     continue
-                sha256, repeat = sorted_
+                sha256, repeat = triaged
                 future = None if repeat else loader.submit(_load, ref, sha256, engine.max_pixels)
                 pending.append((ref, sha256, future))
 
@@ -239,12 +239,12 @@ def _run_in_flight(
                 if ref is None:
                     more = False
                     break
-                sorted_ = triage.sort(ref)
-                if isinstance(sorted_, Event):
-                    yield sorted_
-                elif sorted_[1]:
-                    repeats.append((ref, sorted_[0]))
-                elif event := take(ref, sorted_[0]):
+                triaged = triage.sort(ref)
+                if isinstance(triaged, Event):
+                    yield triaged
+                elif triaged[1]:
+                    repeats.append((ref, triaged[0]))
+                elif event := take(ref, triaged[0]):
                     yield event
             for _ in range(len(waiting)):
                 if more or len(running) >= engine.in_flight or cancelled():
