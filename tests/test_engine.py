@@ -142,3 +142,23 @@ def test_random_model_output_is_kept_and_never_raises(tiny_mlx_model: Path, onto
     prediction = engine.label(_sheet("counting"))
     assert prediction.outcome in ("unparseable", "truncated")
     assert prediction.raw_text
+
+
+@pytest.mark.parametrize("prompt", [None, "system"], ids=["own template", "supplied prompt"])
+def test_the_engine_labels_under_its_choices_fingerprint(
+    taught_mlx_model: Path, prompt: str | None
+) -> None:
+    """What the store keys predictions by is known before the model loads (the TUI and `eval`
+    look the store up with it), and the engine labels under exactly that."""
+    from mlx_edugraph.labeling.engine_choice import make_engine
+    from mlx_edugraph.model.choice import resolve_choice
+    from mlx_edugraph.model.prompt import EDUGRAPH_SYSTEM_PROMPT, PromptOverride
+
+    supplied = PromptOverride("test", system=EDUGRAPH_SYSTEM_PROMPT) if prompt else None
+    choice = resolve_choice(str(taught_mlx_model), prompt=supplied)
+    assert len(choice.fingerprint) == (16 + len("+prompt-") + 12 if prompt else 16)
+    engine = make_engine(choice, ontology=None)
+    assert engine.in_flight == 0  # the local model runs on the thread that made it
+    prediction = engine.label(_sheet("addition"))
+    assert prediction.provenance.model_fingerprint == choice.fingerprint
+    assert prediction.provenance.model_version == "base"

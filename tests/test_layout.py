@@ -189,3 +189,15 @@ def test_every_subpackage_says_its_job() -> None:
             doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
             summary = doc.split("\n\n")[0].splitlines()
             assert 1 <= len(summary) <= 2, f"{module}: its job in one or two lines"
+
+
+def test_fingerprints_are_made_in_the_model_stage_only() -> None:
+    """A model's identity is its `ModelChoice`'s fingerprint: no other stage computes one."""
+    calls = []
+    for module, path in MODULES.items():
+        if module.startswith("mlx_edugraph.model."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "model_fingerprint":
+                calls.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not calls, calls
