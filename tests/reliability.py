@@ -148,6 +148,16 @@ def _normalize(text: str, basetemp: Path) -> str:
     return text
 
 
+def _test_id(node: pytest.Item) -> str:
+    """The test's node id without the `@group` that pytest-xdist's `--dist loadgroup` appends
+    to the tests of an `xdist_group`: the report names a test the same however it ran."""
+    marker = node.get_closest_marker("xdist_group")
+    if marker is None:
+        return node.nodeid
+    group = marker.args[0] if marker.args else marker.kwargs.get("name", "default")
+    return node.nodeid.removesuffix(f"@{group}")
+
+
 @pytest.fixture
 def outcome(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -162,7 +172,7 @@ def outcome(
 
     def record(observed: str) -> None:
         text = _cell(_normalize(observed, tmp_path_factory.getbasetemp()))
-        row = Row(section, case, request.node.nodeid, _uncell(text))
+        row = Row(section, case, _test_id(request.node), _uncell(text))
         if _writing():
             _observed[(section, case)] = row
             return

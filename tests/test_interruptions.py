@@ -395,6 +395,9 @@ def _damaged_store(path: Path) -> None:
         ),
     ],
 )
+# One worker for these and test_store's test of the same 30-character name prefix: the report's
+# temp folder names count 0, 1 in collection order.
+@pytest.mark.xdist_group("corrupt-store")
 def test_corrupt_store_is_reported_and_never_overwritten(
     kind: str, tmp_path: Path, taught_mlx_model: Path, capsys, outcome
 ) -> None:

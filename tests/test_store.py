@@ -68,6 +68,7 @@ def test_schema_version_is_recorded_and_reopen_is_idempotent(tmp_path: Path) -> 
     assert [r[0] for r in rows] == list(range(1, len(MIGRATIONS) + 1))
 
 
+@pytest.mark.xdist_group("corrupt-store")  # shares its temp name prefix, see there
 def test_corrupt_store_is_reported_and_left_untouched(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     path.write_bytes(b"this is not sqlite" * 100)
