@@ -61,9 +61,10 @@ def test_table_ratio_uses_pages_both_paths_ran() -> None:
 
 def test_sizes_option_is_checked() -> None:
     from mlx_edugraph.commands.bench import parse_sizes
+    from mlx_edugraph.errors import UserError
 
     assert parse_sizes("850x1100, 1275X1650") == [(850, 1100), (1275, 1650)]
-    with pytest.raises(SystemExit):
+    with pytest.raises(UserError, match="--sizes: expected WxH"):
         parse_sizes("850-1100")
 
 

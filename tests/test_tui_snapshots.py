@@ -94,10 +94,10 @@ def _app(folder: Path, db: Path, image_mode: str):
 
 async def _ready(pilot, name: str | None = None) -> None:
     from mlx_edugraph.tui.preview import Preview
-    from tests.test_tui import select, wait_for
+    from tests.test_tui import listed, select, wait_for
 
     app = pilot.app
-    await wait_for(pilot, lambda: app.entries and app.ontology is not None, timeout=30)
+    await wait_for(pilot, lambda: listed(app) and app.ontology is not None, timeout=30)
     if name:
         select(app, name)
     preview = app.query_one(Preview)

@@ -232,7 +232,8 @@ class ReviewApp(App):
         self._scanned = True
         self._look_up_predictions()
         self._show_list(keep)
-        self.sub_title = f"{len(self.entries)} worksheet page(s)"
+        # "…" until the stored labels are read: they wait for the model that labels to be known
+        self.sub_title = f"{len(self.entries)} worksheet page(s) …"
         if not self.entries:
             self.notify("no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found", timeout=10)
         self._mark_duplicates()
@@ -243,7 +244,9 @@ class ReviewApp(App):
             if entry.sha256:
                 entry.prediction = message.predictions.get((entry.sha256, entry.ref.page))
         self._looked_up = True
+        self.sub_title = f"{len(self.entries)} worksheet page(s)"
         self._show_list(self.selected)
+        self._collection_changed()
         self._maybe_submit()
 
     @while_shown

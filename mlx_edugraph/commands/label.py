@@ -97,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
         if missing:
             raise UserError("nothing to label: the given paths are missing", ExitCode.INCOMPLETE)
         if args.redo_older:
-            say(f"no pages labeled by other versions of {choice.path}: nothing to do")
+            print(f"no pages labeled by other versions of {choice.path}: nothing to do")
             return ExitCode.OK
         raise UserError("no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found")
     engine = ctx.engine(choice, constrain=not args.no_constrain)
