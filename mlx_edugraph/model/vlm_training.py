@@ -76,6 +76,9 @@ class AdapterTraining:
         self.vlm = vlm
         self.settings = settings
         adapter = checkpoint / ADAPTER_WEIGHTS if checkpoint else None
+        # The LoRA layers start from random weights drawn before the trainer seeds MLX: seeded
+        # here, a run on the same pages gives the same adapter.
+        mx.random.seed(settings.seed)
         with _quiet():
             prepare_model_for_training(
                 vlm.model,
