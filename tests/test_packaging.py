@@ -72,7 +72,7 @@ def test_tui_first_paint_needs_no_mlx() -> None:
     probe = (
         "import sys\n"
         "from mlx_edugraph.tui.app import ReviewApp\n"
-        "print('HEAVY', [m for m in ('mlx', 'mlx_vlm', 'rdflib', 'torch') if m in sys.modules])\n"
+        "print('HEAVY', [m for m in ('mlx', 'mlx_vlm', 'rdflib', 'torch') if sys.modules.get(m)])\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "HEAVY []" in out.stdout, out.stdout
