@@ -126,3 +126,20 @@ def test_the_place_is_kept_across_resize_and_levels() -> None:
 def test_where_says_the_level_and_the_share_of_the_page() -> None:
     view = Viewport(LETTER_150DPI, level=1)
     assert view.where((96, 72)) == "fit width · rows 0-58% · cols 0-100%"
+
+
+def test_the_pyramid_draws_a_region_like_the_full_page() -> None:
+    from PIL import ImageChops, ImageStat
+
+    from mlx_edugraph.pages.samples import make_worksheet
+    from mlx_edugraph.tui.page_pyramid import PagePyramid, naive_render
+
+    page = make_worksheet("addition", size=LETTER_150DPI, seed=2)
+    pyramid = PagePyramid(page)
+    assert pyramid.size == LETTER_150DPI and len(pyramid.levels) > 3
+    for level in range(len(LEVELS)):
+        region = Viewport(LETTER_150DPI, level, (400, 500)).region((96, 72))
+        cached, naive = pyramid.render(region), naive_render(page, region)
+        assert cached.size == naive.size == (region.width, region.height)
+        difference = ImageStat.Stat(ImageChops.difference(cached, naive).convert("L")).mean[0]
+        assert difference < 4  # of 255: the same picture, resampled in two steps

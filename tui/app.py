@@ -351,7 +351,7 @@ class ReviewApp(App):
     def watch_selected(self, key: str | None) -> None:
         entry = self.by_key.get(key) if key else None
         self._redraw_selected()
-        self.preview.show_page(entry.ref if entry else None, self.settings.max_pixels)
+        self.preview.show_page(entry.ref if entry else None)
 
     def _redraw_selected(self) -> None:
         self.labels_pane.show(self.current, self.ontology)
@@ -466,7 +466,7 @@ class ReviewApp(App):
             self.push_screen(RawText(f"The model's answer for {name}:", entry.prediction.raw_text))
 
     def action_zoom(self) -> None:
-        self.preview.zoom += 1
+        self.preview.step_zoom()
 
     def action_open_page(self) -> None:
         """Open the file in the system viewer (small print is lost in half-blocks)."""

@@ -19,6 +19,9 @@ RESEARCH_NOTICE = (
 
 MORE_KEYS = [
     ("j / k, arrows", "Move in the list"),
+    ("z / Z", "Zoom in / out: whole page, page width, 2x to 16x; the page takes the keys"),
+    ("arrows, h j k l, pgup / pgdn", "Pan the zoomed page"),
+    ("esc (zoomed)", "Whole page; the keys go back to the list"),
     ("tab", "Switch list / labels"),
     ("ctrl+p", "Command palette"),
 ]
