@@ -435,7 +435,7 @@ def test_a_page_read_while_the_app_closes_does_not_end_it(
     ("target", "image_mode", "notice"),
     [
         ("mlx_edugraph.tui.app.scan", "none", "could not scan the pages"),
-        ("mlx_edugraph.tui.preview.halfblock_strips", "halfcell", "could not draw the page"),
+        ("mlx_edugraph.tui.preview.quadrant_strips", "halfcell", "could not draw the page"),
     ],
 )
 def test_failed_background_work_is_a_notice(

@@ -139,7 +139,22 @@ def test_the_pyramid_draws_a_region_like_the_full_page() -> None:
     assert pyramid.size == LETTER_150DPI and len(pyramid.levels) > 3
     for level in range(len(LEVELS)):
         region = Viewport(LETTER_150DPI, level, (400, 500)).region((96, 72))
-        cached, naive = pyramid.render(region), naive_render(page, region)
+        size = (region.width, region.height)
+        cached, naive = pyramid.render(region), naive_render(page, region, size)
         assert cached.size == naive.size == (region.width, region.height)
         difference = ImageStat.Stat(ImageChops.difference(cached, naive).convert("L")).mean[0]
         assert difference < 4  # of 255: the same picture, resampled in two steps
+
+
+def test_quadrants_draw_each_quarter_of_a_cell() -> None:
+    from PIL import Image
+
+    from mlx_edugraph.tui.halfblocks import quadrant_strips
+
+    image = Image.new("RGB", (4, 2), "white")
+    image.putpixel((0, 0), (0, 0, 0))  # cell 1: top left ink
+    image.putpixel((3, 1), (0, 0, 0))  # cell 2: bottom right ink
+    image.putpixel((2, 0), (0, 0, 0))  # and top left: a diagonal
+    (strip,) = quadrant_strips(image)
+    assert "".join(segment.text for segment in strip) == "▘▚"
+    assert strip.cell_length == 2

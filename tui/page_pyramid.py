@@ -32,31 +32,31 @@ class PagePyramid:
     def size(self) -> tuple[int, int]:
         return self.levels[0].size
 
-    def render(self, region: Region) -> PILImage.Image:
-        """`region` of the page at its drawn size, from the smallest halving still at least as
-        large (each cell pixel then averages between one and two of its pixels per side)."""
-        scale = max((region.right - region.left) / region.width, 1.0)
+    def render(self, region: Region, size: tuple[int, int] | None = None) -> PILImage.Image:
+        """`region` of the page at its drawn size (or `size`: quadrants draw twice as many
+        pixels across), from the smallest halving still at least as large (each pixel drawn
+        then averages between one and two of its pixels per side)."""
+        size = size or (region.width, region.height)
+        scale = max((region.right - region.left) / size[0], 1.0)
         level = min(int(scale).bit_length() - 1, len(self.levels) - 1)
         factor = 2**level
         box = tuple(edge / factor for edge in region.box)
-        return self.levels[level].resize(
-            (region.width, region.height), PILImage.Resampling.BOX, box=box
-        )
+        return self.levels[level].resize(size, PILImage.Resampling.BOX, box=box)
 
 
-def naive_render(page: PILImage.Image, region: Region) -> PILImage.Image:
+def naive_render(page: PILImage.Image, region: Region, size: tuple[int, int]) -> PILImage.Image:
     """`region` shrunk from the full page, as without the cache (the bench's baseline)."""
-    return page.crop(region.box).resize((region.width, region.height), PILImage.Resampling.BOX)
+    return page.crop(region.box).resize(size, PILImage.Resampling.BOX)
 
 
 def bench(
     page_size: tuple[int, int], cells: tuple[int, int], repeats: int
 ) -> tuple[float, dict[str, tuple[float, float]]]:
     """Milliseconds to build the pyramid, and per zoom level the median ms of a redraw (the
-    view and a pan from it, half-block rows included) naive and cached."""
+    view and a pan from it, the rows of quadrant characters included) naive and cached."""
     from mlx_edugraph.pages.samples import make_worksheet
 
-    from .halfblocks import halfblock_strips
+    from .halfblocks import quadrant_strips
 
     page = make_worksheet("addition", size=page_size, seed=1)
     started = time.perf_counter()
@@ -70,12 +70,13 @@ def bench(
         times: dict[str, list[float]] = {"naive": [], "cached": []}
         for _ in range(repeats):
             for region in regions:
+                size = (2 * region.width, region.height)  # quadrants: 2x2 pixels a cell
                 for way, render in (
-                    ("naive", lambda region: naive_render(page, region)),
+                    ("naive", lambda region, size: naive_render(page, region, size)),
                     ("cached", pyramid.render),
                 ):
                     started = time.perf_counter()
-                    halfblock_strips(render(region), *cells)
+                    quadrant_strips(render(region, size))
                     times[way].append((time.perf_counter() - started) * 1000)
         figures[name] = (statistics.median(times["naive"]), statistics.median(times["cached"]))
     return built_ms, figures
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     size = tuple(int(n) for n in args.size.split("x"))
     cells = tuple(int(n) for n in args.cells.split("x"))
     built_ms, figures = bench(size, cells, args.repeats)
-    print(f"page {args.size} px, pane {args.cells} cells, half-blocks; median ms per redraw")
+    print(f"page {args.size} px, pane {args.cells} cells, quadrants; median ms per redraw")
     print(f"pyramid made once per page (in the reading thread): {built_ms:.1f} ms")
     print(f"{'level':10} {'naive':>8} {'cached':>8}")
     for name, (naive, cached) in figures.items():

@@ -23,7 +23,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from mlx_edugraph.pages.worksheets import WorksheetRef, load
 
-from .halfblocks import HalfBlockImage, halfblock_strips
+from .halfblocks import HalfBlockImage, quadrant_strips
 from .lifetime import live
 from .messages import WorkFailed
 from .page_pyramid import PagePyramid
@@ -248,10 +248,7 @@ class Preview(Container):
             shown += f"\n{view.where(pane)}"
         self._caption_widget.update(shown)
         if isinstance(self._image_widget, HalfBlockImage):
-            size = self._image_widget.size
-            self._draw_halfblocks(
-                self._draws, pyramid, region, size.width, size.height, self.caption
-            )
+            self._draw_cells(self._draws, pyramid, region, self.caption)
         elif self._image_class is not None:
             self._image_widget.image = (
                 None if pyramid is None or region is None else pyramid.render(region)
@@ -263,18 +260,13 @@ class Preview(Container):
     @work(
         thread=True, exclusive=True, group="halfblocks", exit_on_error=False, name="draw the page"
     )
-    def _draw_halfblocks(
-        self,
-        draw: int,
-        pyramid: PagePyramid | None,
-        region: Region | None,
-        width: int,
-        height: int,
-        caption: str,
+    def _draw_cells(
+        self, draw: int, pyramid: PagePyramid | None, region: Region | None, caption: str
     ) -> None:
         strips = []
         if pyramid is not None and region is not None:
-            strips = halfblock_strips(pyramid.render(region), width, height)
+            # the region is in square pixels, 1x2 a cell; quadrants draw 2x2 a cell
+            strips = quadrant_strips(pyramid.render(region, (2 * region.width, region.height)))
         if not get_current_worker().is_cancelled:
             self.post_message(self.StripsMade(draw, strips, caption))
 
