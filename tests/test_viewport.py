@@ -158,3 +158,20 @@ def test_quadrants_draw_each_quarter_of_a_cell() -> None:
     (strip,) = quadrant_strips(image)
     assert "".join(segment.text for segment in strip) == "▘▚"
     assert strip.cell_length == 2
+
+
+def test_the_glyph_measure_draws_cells_back_as_a_terminal_would() -> None:
+    import numpy as np
+
+    from mlx_edugraph.tui.glyph_fidelity import rasterise
+
+    # a quadrant pattern (ink top left and bottom right) is drawn back exactly by quadrants
+    grey = np.array([[0.0, 255.0], [255.0, 0.0]])
+    drawn = rasterise("quadrants", grey, 1, 1, (8, 16))
+    assert drawn.shape == (16, 8)
+    assert (drawn[:8, :4] == 0).all() and (drawn[:8, 4:] == 255).all()
+    assert (drawn[8:, :4] == 255).all() and (drawn[8:, 4:] == 0).all()
+    # half-blocks average each half row: the same cell is all grey
+    assert np.allclose(
+        rasterise("half-blocks", grey.reshape(2, 2).mean(1, keepdims=True), 1, 1, (8, 16)), 127.5
+    )

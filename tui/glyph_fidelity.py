@@ -8,7 +8,8 @@ the result is compared with the region itself at the screen's pixel size.
 Methods, per cell, with a foreground and a background colour (grey here: the pages are ink on
 paper):
 - half-blocks (▀): 1x2 sub-pixels, what the app draws;
-- quadrants (▘▝▖▗ ...): 2x2, the 16 patterns of U+2580-259F;
+- quadrants (▘▝▖▗ ...): 2x2, the 16 patterns of U+2580-259F; "(app)" with the app's choice
+  of the two colours;
 - sextants (U+1FB00-1FB3B): 2x3, the 64 patterns;
 - braille (U+2800-28FF): 2x4 dots, each dot the middle half (each way) of its sub-cell.
 For the denser ones the cell's sub-pixels are split in two at their mean (ink / paper) and
@@ -31,6 +32,7 @@ from .viewport import HALF_BLOCK_CELL, LEVELS, Viewport
 METHODS: dict[str, tuple[int, int]] = {
     "half-blocks": (1, 2),
     "quadrants": (2, 2),
+    "quadrants (app)": (2, 2),
     "sextants": (2, 3),
     "braille": (2, 4),
 }
@@ -44,13 +46,20 @@ def _cells(grey: np.ndarray, grid: tuple[int, int], rows: int, cols: int) -> np.
     return blocks.reshape(rows, cols, sx * sy)
 
 
-def fit_two_colours(values: np.ndarray, split: bool) -> tuple[np.ndarray, np.ndarray]:
+def fit_two_colours(values: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
     """Per cell: which sub-pixels are foreground (ink) and the grey each sub-pixel is drawn in.
 
-    Without `split` (half-blocks) every sub-pixel keeps its own grey: ▀ has two free colours.
+    Half-blocks: every sub-pixel keeps its own grey (▀ has two free colours). "quadrants
+    (app)": as `halfblocks.quadrant_strips` draws, the darkest and the lightest grey, each
+    sub-pixel in the nearer one. The others: split at the mean, each side in its mean grey.
     """
-    if not split:
+    if method == "half-blocks":
         return np.ones(values.shape, bool), values
+    if method == "quadrants (app)":
+        dark = values.min(axis=2, keepdims=True)
+        light = values.max(axis=2, keepdims=True)
+        ink = np.abs(values - dark) < np.abs(values - light)
+        return ink, np.where(ink, dark, light)
     threshold = values.mean(axis=2, keepdims=True)
     ink = values < threshold
     count = ink.sum(axis=2, keepdims=True)
@@ -67,8 +76,8 @@ def rasterise(
 ) -> np.ndarray:
     """`grey` (rows*sy, cols*sx sub-pixels) drawn as cells of `cell_px` screen pixels."""
     sx, sy = METHODS[method]
-    ink, drawn = fit_two_colours(_cells(grey, (sx, sy), rows, cols), split=method != "half-blocks")
-    paper = np.where(ink, drawn.max(axis=2, keepdims=True), drawn).max(axis=2)
+    ink, drawn = fit_two_colours(_cells(grey, (sx, sy), rows, cols), method)
+    paper = drawn.max(axis=2)  # braille's background: the lighter of the cell's two greys
     cw, ch = cell_px
     out = np.empty((rows, ch, cols, cw))
     xs = np.linspace(0, cw, sx + 1).round().astype(int)
@@ -156,10 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(a), int(b)
 
     print(f"page {args.size}, pane {args.cells} cells of {args.cell_px} screen pixels")
-    print(f"{'level':6} {'method':12} {'RMS error':>10} {'SSIM':>6} {'RMS far':>8} regions")
+    print(f"{'level':6} {'method':15} {'RMS error':>10} {'SSIM':>6} {'RMS far':>8} regions")
     results = measure(pair(args.cells), pair(args.cell_px), pair(args.size))
     for (level, method), (rms, score, far, count) in results.items():
-        print(f"{level:6} {method:12} {rms:10.1f} {score:6.3f} {far:8.1f} {count:7d}")
+        print(f"{level:6} {method:15} {rms:10.1f} {score:6.3f} {far:8.1f} {count:7d}")
     return 0
 
 
