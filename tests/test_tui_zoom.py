@@ -114,3 +114,24 @@ def test_an_unreadable_page_keeps_its_message_when_zoomed(
             assert preview.shown_region.top == 0
 
     asyncio.run(run())
+
+
+def test_at_80x24_zoom_keys_never_fail(letter_folder: Path, tmp_path: Path) -> None:
+    """The current layout leaves the page almost no columns at 80x24 (the page-first layout is
+    another change): zooming and panning a pane that small still works, and Esc gives back."""
+    from mlx_edugraph.tui.preview import Preview
+    from mlx_edugraph.tui.worksheet_list import WorksheetList
+
+    async def run() -> None:
+        app = make_app(letter_folder, tmp_path / "labels.sqlite", None, image_mode="halfcell")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: listed(app), timeout=30)
+            preview = app.query_one(Preview)
+            select(app, "a-letter.png")
+            await wait_for(pilot, lambda: preview.view is not None)
+            await pilot.press("z", "z", "l", "pagedown", "Z", "escape")
+            assert preview.view.name == "fit page"
+            assert app.query_one(WorksheetList).has_focus
+            assert app.return_code is None
+
+    asyncio.run(run())

@@ -221,8 +221,12 @@ class Preview(Container):
         elif not zoomed:
             self.can_focus = False
             before, self._focus_before = self._focus_before, None
-            if self.has_focus and before is not None and before.is_attached:
+            if not self.has_focus:
+                return
+            if before is not None and before.is_attached:
                 before.focus()
+            else:
+                self.blur()
 
     # -- drawing --------------------------------------------------------------------------
 
