@@ -333,7 +333,7 @@ def test_research_notice_is_in_the_header_and_help(folder: Path, tmp_path, outco
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_for(pilot, lambda: listed(app))
             header = str(app.query_one("HeaderTitle").render())
-            assert "research use only (? for more)" in header, header
+            assert "mlx-edugraph (research use only)" in header, header
             assert not app.screen.query("Toast")  # nothing over the page
             await pilot.press("question_mark")
             shown = str(app.screen.query_one("#help-notes").render())

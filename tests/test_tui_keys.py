@@ -156,6 +156,8 @@ def test_notices_take_one_line_and_time_out_at_80x24(folder: Path, known_db: Pat
             await pilot.press("s")  # a second notice shows in the same line
             await pilot.pause()
             assert notices(app) == ["sorted least confident first"]
+            # then the one it hid, for its whole time (a notice at start is not lost)
+            await wait_for(pilot, lambda: notices(app) == ["nothing to undo"], timeout=5)
             await wait_for(pilot, lambda: not notices(app), timeout=5)
             assert app.query_one("#status-bar").display  # the status bar is back
 

@@ -95,7 +95,7 @@ class ReviewApp(App):
     """Review EduGraph labels of worksheets, labeling the rest in the background."""
 
     CSS_PATH = "app.tcss"
-    TITLE = "mlx-edugraph · research use only (? for more)"
+    TITLE = "mlx-edugraph (research use only)"
 
     BINDINGS = [
         Binding("q", "quit", "Quit"),

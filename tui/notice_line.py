@@ -6,10 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
 STYLES = {"information": "", "warning": "bold yellow", "error": "bold red"}
+
+WAITING = 4
+"""At most this many notices are kept; older ones are dropped unseen."""
 
 
 @dataclass(frozen=True)
@@ -17,32 +21,38 @@ class Notice:
     message: str
     title: str
     severity: str
+    timeout: float
 
 
 class NoticeLine(Static):
-    """Shows the newest live notice in place of `covers` (the status bar), one line, cut with
-    an ellipsis; when the last one times out, the status bar is back. No layout moves."""
+    """Shows the newest notice in place of `covers` (the status bar), one line, cut with an
+    ellipsis, for its timeout; then the one it hid, for its whole timeout again, so a notice
+    said at start is not lost under a later one. With none left the status bar is back; the
+    page never moves."""
 
     def __init__(self, covers: Widget, **kwargs) -> None:
         super().__init__("", **kwargs)
         self.covers = covers
         self.notices: list[Notice] = []
-        """The live notices, oldest first."""
+        """The notices still to show, oldest first; the last one is on screen."""
+        self._timer: Timer | None = None
 
     def say(
         self, message: str, *, title: str = "", severity: str = "information", timeout: float
     ) -> None:
-        notice = Notice(" ".join(str(message).split()), title, severity)
-        self.notices.append(notice)
-        self.set_timer(timeout, lambda: self._expire(notice))
-        self._paint()
+        self.notices.append(Notice(" ".join(str(message).split()), title, severity, timeout))
+        del self.notices[:-WAITING]
+        self._show_newest()
 
-    def _expire(self, notice: Notice) -> None:
-        if notice in self.notices:
-            self.notices.remove(notice)
-        self._paint()
+    def _expire(self) -> None:
+        if self.notices:
+            self.notices.pop()
+        self._show_newest()
 
-    def _paint(self) -> None:
+    def _show_newest(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
         shown = bool(self.notices)
         self.display = shown
         self.covers.display = not shown
@@ -53,3 +63,4 @@ class NoticeLine(Static):
         text.append(notice.message, style=STYLES.get(notice.severity, ""))
         self.set_classes(f"-{notice.severity}")
         self.update(text)
+        self._timer = self.set_timer(notice.timeout, self._expire)
