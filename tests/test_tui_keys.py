@@ -61,6 +61,10 @@ def test_escape_leaves_and_clears_the_filter_and_q_is_a_letter_there(
             assert names(app) == ["004-clock.png"] and focused(app) == "WorksheetList"
             await pilot.press("escape")  # esc on the list: every page again
             assert names(app) == every and not box.display
+            await pilot.press("question_mark")  # help says so, and how to quit from a box
+            said = " ".join(str(app.screen.query_one("#help-keys").render()).split())
+            assert "esc leaves the box (the filter is cleared)" in said
+            assert "ctrl+c quits from anywhere" in said and "q too" in said
             await quit_with(pilot, "q")
 
     asyncio.run(run())

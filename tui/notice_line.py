@@ -10,6 +10,8 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
+from .lifetime import live
+
 STYLES = {"information": "", "warning": "bold yellow", "error": "bold red"}
 
 WAITING = 4
@@ -44,12 +46,17 @@ class NoticeLine(Static):
         del self.notices[:-WAITING]
         self._show_newest()
 
+    def on_mount(self) -> None:
+        self._show_newest()  # a notice told before the line was there
+
     def _expire(self) -> None:
         if self.notices:
             self.notices.pop()
         self._show_newest()
 
     def _show_newest(self) -> None:
+        if not live(self):  # not composed yet (on_mount shows it), or the app is closing
+            return
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
