@@ -485,16 +485,14 @@ class ReviewApp(App):
         self.preview.zoom += 1
 
     def action_open_page(self) -> None:
-        """Open the file in the system viewer (small print is lost in half-blocks)."""
-        if self.current is None:
-            self.notify("no page to open", timeout=3)
-            return
-        path = self.current.ref.path
-        problem = open_in_viewer(path)
+        """Open the file at full resolution in the system viewer (small print is lost in
+        half-blocks)."""
+        entry = self.current
+        problem = open_in_viewer(entry.ref.path) if entry else "no page to open"
         if problem:
             self.notify(problem, severity="error", timeout=8)
         else:
-            self.notify(f"opening {path.name} in the system viewer", timeout=3)
+            self.notify(f"opening {entry.ref.path.name} in the system viewer", timeout=3)
 
     def action_rerun(self) -> None:
         entry = self.current
@@ -562,10 +560,7 @@ class ReviewApp(App):
 
     def action_show_all(self) -> None:
         """Esc: no filter of either kind (the box's own Esc leaves it the same way)."""
-        box = self.worklist.filter_box
-        if self.worklist.term_filter is not None or box.value or box.display:
-            self.worklist.term_filter = None
-            box.value, box.display = "", False
+        if self.worklist.clear_filters():
             self._show_list(self.selected)
             self._paint_term_filter()
             self.worklist.table.focus()
@@ -599,9 +594,7 @@ class ReviewApp(App):
         if key is None or key not in self.by_key:
             return
         if key not in {entry_key(e) for e in self._visible()}:
-            self.worklist.term_filter = None
-            self.worklist.filter_box.value = ""
-            self.worklist.filter_box.display = False
+            self.worklist.clear_filters()
             self._paint_term_filter()
         self._show_list(key)
 

@@ -158,6 +158,15 @@ class Worklist(Vertical):
             shown = [entry for entry in shown if self.term_filter.admits(entry)]
         return least_confident_first(shown) if self.by_confidence else shown
 
+    def clear_filters(self) -> bool:
+        """No filter of either kind, the box hidden; False when there was none to clear."""
+        box = self.filter_box
+        if self.term_filter is None and not box.value and not box.display:
+            return False
+        self.term_filter = None
+        box.value, box.display = "", False
+        return True
+
     def open_filter(self) -> None:
         self.filter_box.display = True
         self.filter_box.focus()
