@@ -117,11 +117,12 @@ def run_state(app) -> str | None:
     return count[2] if count else None
 
 
-def toasts(app, severity: str = "") -> list[str]:
-    """The text (title, then message) of the notifications on screen, of one severity (the app
-    must run with `run_test(notifications=True)`)."""
-    found = app.screen.query("Toast" + (f".-{severity}" if severity else ""))
-    return [str(toast.render()) for toast in found]
+def notices(app, severity: str = "") -> list[str]:
+    """The notice line's text ("title: message") while it shows one (of one severity)."""
+    line = app.screen_stack[0].query_one("#notice")
+    if not line.display or (severity and not line.has_class(f"-{severity}")):
+        return []
+    return [str(line.render())]
 
 
 def all_labeled(app) -> bool:
@@ -324,15 +325,20 @@ def test_export_command_writes_label_studio_predictions(labeled_db: Path, tmp_pa
 
 
 @pytest.mark.reliability("Trust and safety", "research-use notice in the TUI")
-def test_research_notice_is_shown_once_at_start(folder: Path, tmp_path, outcome) -> None:
+def test_research_notice_is_in_the_header_and_help(folder: Path, tmp_path, outcome) -> None:
+    from mlx_edugraph.tui.help_screen import RESEARCH_NOTICE
+
     async def run() -> None:
         app = make_app(folder, tmp_path / "labels.sqlite", None)
-        async with app.run_test(size=(160, 45), notifications=True) as pilot:
-            await wait_for(pilot, lambda: toasts(app))
-            notices = [text for text in toasts(app) if text.startswith("Research use only\n")]
-            assert len(notices) == 1
-            message = notices[0].split("\n", 1)[1]
-            outcome(f"a notification at start: {message}")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: listed(app))
+            header = str(app.query_one("HeaderTitle").render())
+            assert "mlx-edugraph (research use only)" in header, header
+            assert not app.screen.query("Toast")  # nothing over the page
+            await pilot.press("question_mark")
+            shown = str(app.screen.query_one("#help-notes").render())
+            assert " ".join(shown.split()) == RESEARCH_NOTICE
+            outcome(f"always in the header ({header!r}); in full in help: {RESEARCH_NOTICE}")
 
     asyncio.run(run())
 
@@ -450,10 +456,10 @@ def test_failed_background_work_is_a_notice(
         from mlx_edugraph.tui.help_screen import HelpScreen
 
         app = make_app(folder, tmp_path / "labels.sqlite", None, image_mode=image_mode)
-        async with app.run_test(size=(160, 45), notifications=True) as pilot:
-            await wait_for(pilot, lambda: toasts(app, "error"), timeout=30)
-            [failure] = toasts(app, "error")
-            assert failure == f"Background work failed\n{notice}: RuntimeError: disk on fire"
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: notices(app, "error"), timeout=30)
+            [failure] = notices(app, "error")
+            assert failure == f"Background work failed: {notice}: RuntimeError: disk on fire"
             await pilot.press("question_mark")  # the app still answers keys
             assert isinstance(app.screen, HelpScreen)
             await pilot.press("escape")
@@ -493,8 +499,8 @@ def test_up_on_the_empty_list_does_nothing(tmp_path) -> None:
 
     async def run() -> None:
         app = make_app(empty, tmp_path / "labels.sqlite", None)
-        async with app.run_test(size=(160, 45), notifications=True) as pilot:
-            await wait_for(pilot, lambda: any("no worksheets" in t for t in toasts(app)))
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: any("no worksheets" in t for t in notices(app)))
             await pilot.press("up", "k")
             assert rows(app) == [] and highlighted(app) is None and app.is_running
             assert app.query_one("#outcome").render().plain == ""  # no page shown

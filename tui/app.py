@@ -34,7 +34,7 @@ from mlx_edugraph.store.sqlite_store import Store
 
 from .coverage_screen import CoverageScreen
 from .export_screen import ExportScreen
-from .help_screen import RESEARCH_NOTICE, HelpScreen, key_names
+from .help_screen import HelpScreen, key_names
 from .labeler import Labeler, Settings
 from .labeling_bar import LabelingBar
 from .labels_pane import LabelsPane
@@ -54,6 +54,7 @@ from .messages import (
     SimilarFound,
     WorkFailed,
 )
+from .notice_line import NoticeLine
 from .preview import Preview
 from .raw_text import RawText
 from .scanner import look_up, scan
@@ -61,6 +62,7 @@ from .similar_screen import SimilarRow, SimilarScreen
 from .similar_search import find_duplicates, find_similar
 from .system_viewer import open_in_viewer
 from .term_picker import TermPicker
+from .terminal_hint import terminal_hint
 from .worksheet_list import TermFilter, Worklist, entry_key, ref_key
 
 log = logging.getLogger(__name__)
@@ -93,15 +95,22 @@ class ReviewApp(App):
     """Review EduGraph labels of worksheets, labeling the rest in the background."""
 
     CSS_PATH = "app.tcss"
-    TITLE = "mlx-edugraph"
+    TITLE = "mlx-edugraph (research use only)"
 
     BINDINGS = [
         Binding("q", "quit", "Quit"),
+        Binding(
+            "ctrl+c",
+            "quit",
+            "Quit, also from a text box (there q is a letter)",
+            show=False,
+            priority=True,
+        ),
         Binding("question_mark", "help", "Help"),
         Binding("a", "accept", "Accept"),
         Binding("f", "flag", "Flag"),
         Binding("plus,i", "add_term", "Add term"),
-        Binding("x,delete", "remove_term", "Remove term"),
+        Binding("x,delete", "remove_term", "Remove label (labels pane)"),
         Binding("u", "undo", "Undo"),
         Binding("n", "next_unreviewed", "Next unreviewed"),
         Binding("s", "toggle_sort", "Sort"),
@@ -116,7 +125,7 @@ class ReviewApp(App):
         Binding("E", "export", "Export", show=False),
         Binding("C", "coverage", "Coverage"),
         Binding("m", "similar", "More like this", show=False),
-        Binding("escape", "clear_term_filter", "Show all pages", show=False),
+        Binding("escape", "show_all", "Leave the filter box, show all pages", show=False),
     ]
 
     selected: reactive[str | None] = reactive(None)
@@ -150,6 +159,8 @@ class ReviewApp(App):
         self.preview = Preview(image_mode, id="preview")
         self.labels_pane = LabelsPane(id="labels-pane")
         self.labeling = LabelingBar(self.labeler, id="status-bar")
+        self.notice_line = NoticeLine(self.labeling, id="notice")
+        self.hint = terminal_hint(image_mode)
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -161,6 +172,7 @@ class ReviewApp(App):
             yield self.worklist
             yield self.preview
             yield self.labels_pane
+        yield self.notice_line
         yield self.labeling
         yield Footer()
 
@@ -168,7 +180,8 @@ class ReviewApp(App):
         self.store = Store(self.settings.db)
         self.review = ReviewActions(self.store)
         self.sub_title = "scanning ..."
-        self.notify(RESEARCH_NOTICE, title="Research use only", timeout=8)
+        if self.hint:
+            self.notify(self.hint, timeout=12)
         self._scan()
         self.labeler.start()
         self.worklist.table.focus()
@@ -425,6 +438,9 @@ class ReviewApp(App):
         self.push_screen(TermPicker(self.ontology, dimension, exclude), picked)
 
     def action_remove_term(self) -> None:
+        if not self.labels_pane.has_focus_within:  # never a label the user did not point at
+            self.notify("x removes the highlighted label: tab to the labels first", timeout=4)
+            return
         entry = self._reviewable()
         shown = self.labels_pane.highlighted
         if shown is not None:
@@ -469,10 +485,14 @@ class ReviewApp(App):
         self.preview.step_zoom()
 
     def action_open_page(self) -> None:
-        """Open the file in the system viewer (small print is lost in half-blocks)."""
-        problem = open_in_viewer(self.current.ref.path) if self.current else None
+        """Open the file at full resolution in the system viewer (small print is lost in
+        half-blocks)."""
+        entry = self.current
+        problem = open_in_viewer(entry.ref.path) if entry else "no page to open"
         if problem:
-            self.notify(problem, severity="error")
+            self.notify(problem, severity="error", timeout=8)
+        else:
+            self.notify(f"opening {entry.ref.path.name} in the system viewer", timeout=3)
 
     def action_rerun(self) -> None:
         entry = self.current
@@ -538,11 +558,12 @@ class ReviewApp(App):
         count = len(self._visible())
         self.labeling.set_shown(f"{shown.dimension} {shown.term}: {count} page(s), esc: all")
 
-    def action_clear_term_filter(self) -> None:
-        if self.worklist.term_filter is not None:
-            self.worklist.term_filter = None
+    def action_show_all(self) -> None:
+        """Esc: no filter of either kind (the box's own Esc leaves it the same way)."""
+        if self.worklist.clear_filters():
             self._show_list(self.selected)
             self._paint_term_filter()
+            self.worklist.table.focus()
 
     def _collection_changed(self) -> None:
         """A page got labels or a review: the coverage screen's counts and a term's list
@@ -573,11 +594,22 @@ class ReviewApp(App):
         if key is None or key not in self.by_key:
             return
         if key not in {entry_key(e) for e in self._visible()}:
-            self.worklist.term_filter = None
-            self.worklist.filter_box.value = ""
-            self.worklist.filter_box.display = False
+            self.worklist.clear_filters()
             self._paint_term_filter()
         self._show_list(key)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: str = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notice goes to the one-line notice row, never over the page."""
+        wait = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
+        self.notice_line.say(message, title=title, severity=severity, timeout=wait)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS))

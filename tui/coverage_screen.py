@@ -14,7 +14,7 @@ from textual.widgets.tree import TreeNode
 from mlx_edugraph.evaluation.coverage import Coverage, Node, walk
 from mlx_edugraph.prediction import DIMENSIONS
 
-HINT = "enter: show these pages in the list · space: open/close · esc: back"
+HINT = "enter: show these pages in the list · space: open/close · esc: back · q: quit"
 
 
 def node_label(node: Node) -> Text:
@@ -30,7 +30,10 @@ def node_label(node: Node) -> Text:
 class CoverageScreen(ModalScreen[tuple[str, str] | None]):
     """Area, Scope and Ability trees with counts; dismissed with the chosen (dimension, term)."""
 
-    BINDINGS = [Binding("escape,q,C", "dismiss(None)", "Back")]
+    BINDINGS = [
+        Binding("escape,C", "dismiss(None)", "Back"),
+        Binding("q", "app.quit", "Quit"),  # a modal screen hides the app's bindings
+    ]
 
     def __init__(self, coverage: Coverage) -> None:
         super().__init__()

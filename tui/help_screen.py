@@ -17,6 +17,13 @@ RESEARCH_NOTICE = (
 )
 
 
+KEYS_IN_BOXES = (
+    "In a text box (the filter, a term search, the export path) every letter is text, q too: "
+    "esc leaves the box (the filter is cleared), ctrl+c quits from anywhere. Esc closes any "
+    "window; q quits from every screen without a text box."
+)
+"""Where q is a letter and how to leave: the answer to "how do I get out of here"."""
+
 MORE_KEYS = [
     ("j / k, arrows", "Move in the list"),
     ("z / Z", "Zoom in / out: whole page, page width, 2x to 16x; the page takes the keys"),
@@ -38,7 +45,8 @@ class HelpScreen(ModalScreen[None]):
     """Lists the app's key bindings (also in the command palette, ctrl+p)."""
 
     BINDINGS = [
-        Binding("escape,q,question_mark", "dismiss(None)", "Close"),
+        Binding("escape,question_mark", "dismiss(None)", "Close"),
+        Binding("q", "app.quit", "Quit"),  # a modal screen hides the app's bindings
     ]
 
     def __init__(self, bindings: Iterable[Binding]) -> None:
@@ -53,5 +61,6 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(key, description)
         with VerticalScroll(id="help"):
             yield Static(RESEARCH_NOTICE, id="help-notes")
+            yield Static(KEYS_IN_BOXES, id="help-keys")
             yield Static(table)
             yield Static("Mouse: click a worksheet or a label. ctrl+p: command palette.")

@@ -20,6 +20,8 @@ from mlx_edugraph.store.page_states import (
     matches,
 )
 
+from .filter_box import FilterBox
+
 MARKS: dict[str, tuple[str, str]] = {
     "queued": ("·", "dim"),
     "labeling": ("…", "bold yellow"),
@@ -135,7 +137,9 @@ class Worklist(Vertical):
         """Least confident first instead of by path."""
         self.term_filter: TermFilter | None = None
         """Set from the coverage screen: pages at or below one term."""
-        self.filter_box = Input(placeholder="filter: state, name or term", id="filter")
+        self.filter_box = FilterBox(
+            placeholder="filter: state, name or term (esc: clear)", id="filter"
+        )
         self.table = WorksheetList(id="worksheets")
 
     def compose(self) -> ComposeResult:
@@ -154,9 +158,23 @@ class Worklist(Vertical):
             shown = [entry for entry in shown if self.term_filter.admits(entry)]
         return least_confident_first(shown) if self.by_confidence else shown
 
+    def clear_filters(self) -> bool:
+        """No filter of either kind, the box hidden; False when there was none to clear."""
+        box = self.filter_box
+        if self.term_filter is None and not box.value and not box.display:
+            return False
+        self.term_filter = None
+        box.value, box.display = "", False
+        return True
+
     def open_filter(self) -> None:
         self.filter_box.display = True
         self.filter_box.focus()
+
+    @on(FilterBox.Left)
+    def _filter_left(self, message: FilterBox.Left) -> None:
+        message.stop()
+        self.table.focus()
 
     @on(Input.Submitted)
     def _filter_done(self) -> None:
