@@ -61,15 +61,17 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 120.0)
 
 
 def rows(app) -> list[tuple[str, str, str]]:
-    """The list's rows, top to bottom: state (without its mark), page name (without the
-    near-duplicate mark) and confidence, as shown."""
-    from mlx_edugraph.tui.worksheet_list import DUPLICATE_MARK, WorksheetList
+    """The list's rows, top to bottom: state (without its mark; a compact list shows only the
+    mark), page name (without the near-duplicate mark) and confidence, as shown."""
+    from mlx_edugraph.tui.worksheet_list import DUPLICATE_MARK, MARKS, WorksheetList
 
+    by_mark = {mark: state for state, (mark, _) in MARKS.items()}
     table = app.query_one(WorksheetList)
     shown = []
     for index in range(table.row_count):
         state, name, confidence = (str(cell) for cell in table.get_row_at(index))
-        shown.append((state.split(" ", 1)[1], name.removeprefix(f"{DUPLICATE_MARK} "), confidence))
+        state = state.split(" ", 1)[1] if " " in state else by_mark[state]
+        shown.append((state, name.removeprefix(f"{DUPLICATE_MARK} "), confidence))
     return shown
 
 

@@ -128,7 +128,7 @@ def test_q_and_ctrl_c_quit_from_the_other_screens(
 def test_x_removes_a_label_only_from_the_labels_pane(folder: Path, known_db: Path) -> None:
     async def run() -> None:
         app = make_app(folder, known_db, None)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with app.run_test(size=(120, 40)) as pilot:  # the list beside the page
             await ready(pilot)
             page = folder / "001-addition.png"
             select(app, page.name)
@@ -138,6 +138,24 @@ def test_x_removes_a_label_only_from_the_labels_pane(folder: Path, known_db: Pat
             assert stored_review(known_db, page) is None and labels_text(app) == before
             assert "tab to the labels" in notices(app)[0]
             await pilot.press("tab", "x")
+            assert stored_review(known_db, page).labels["Area"] == []
+
+    asyncio.run(run())
+
+
+def test_x_at_80x24_removes_the_highlighted_label(folder: Path, known_db: Path) -> None:
+    """The list is folded at 80x24: the labels have the keys, x removes the one highlighted."""
+
+    async def run() -> None:
+        app = make_app(folder, known_db, None)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            page = folder / "002-multiplication.png"
+            select(app, page.name)
+            await pilot.pause()
+            assert app.query_one("#labels").has_focus
+            assert app.labels_pane.highlighted.term == "IntegerMultiplication"
+            await pilot.press("x")
             assert stored_review(known_db, page).labels["Area"] == []
 
     asyncio.run(run())

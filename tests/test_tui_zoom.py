@@ -117,10 +117,9 @@ def test_an_unreadable_page_keeps_its_message_when_zoomed(
 
 
 def test_at_80x24_zoom_keys_never_fail(letter_folder: Path, tmp_path: Path) -> None:
-    """The current layout leaves the page almost no columns at 80x24 (the page-first layout is
-    another change): zooming and panning a pane that small still works, and Esc gives back."""
+    """At 80x24 the list is folded and the labels have the keys: zooming and panning work, and
+    Esc gives the keys back to the labels."""
     from mlx_edugraph.tui.preview import Preview
-    from mlx_edugraph.tui.worksheet_list import WorksheetList
 
     async def run() -> None:
         app = make_app(letter_folder, tmp_path / "labels.sqlite", None, image_mode="halfcell")
@@ -131,7 +130,7 @@ def test_at_80x24_zoom_keys_never_fail(letter_folder: Path, tmp_path: Path) -> N
             await wait_for(pilot, lambda: preview.view is not None)
             await pilot.press("z", "z", "l", "pagedown", "Z", "escape")
             assert preview.view.name == "fit page"
-            assert app.query_one(WorksheetList).has_focus
+            assert app.query_one("#labels").has_focus
             assert app.return_code is None
 
     asyncio.run(run())

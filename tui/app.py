@@ -17,7 +17,6 @@ from traceback import format_exception
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
@@ -64,13 +63,11 @@ from .system_viewer import open_in_viewer
 from .term_picker import TermPicker
 from .terminal_hint import terminal_hint
 from .worksheet_list import TermFilter, Worklist, entry_key, ref_key
+from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-DEMO_BANNER = (
-    "DEMO: labels come from a tiny demo model trained on generated worksheets, "
-    "not from the EduGraph model"
-)
+DEMO_BANNER = "DEMO: labels by a tiny demo model, not the EduGraph model"
 
 
 RECOUNT_AFTER_S = 0.3
@@ -97,35 +94,49 @@ class ReviewApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "mlx-edugraph (research use only)"
 
+    # The footer shows the short descriptions, in this order, as far as the width allows (at
+    # 80 columns: q to x); help and the command palette the longer tooltips.
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding(
             "ctrl+c",
             "quit",
-            "Quit, also from a text box (there q is a letter)",
+            "Quit",
+            tooltip="Quit, also from a text box (there q is a letter)",
             show=False,
             priority=True,
         ),
         Binding("question_mark", "help", "Help"),
-        Binding("a", "accept", "Accept"),
-        Binding("f", "flag", "Flag"),
-        Binding("plus,i", "add_term", "Add term"),
-        Binding("x,delete", "remove_term", "Remove label (labels pane)"),
+        Binding("a", "accept", "Accept", tooltip="Accept the labels, go to the next to review"),
+        Binding("z", "zoom", "Zoom", tooltip="Zoom: whole page, page width, 2x to 16x"),
+        Binding("w", "toggle_list", "Pages", tooltip="Show or fold the list of pages"),
+        Binding("f", "flag", "Flag", tooltip="Flag the page for a second look"),
+        Binding("x,delete", "remove_term", "Remove", tooltip="Remove the highlighted label"),
+        Binding("plus,i", "add_term", "Add", tooltip="Add a term"),
         Binding("u", "undo", "Undo"),
-        Binding("n", "next_unreviewed", "Next unreviewed"),
-        Binding("s", "toggle_sort", "Sort"),
-        Binding("slash", "filter", "Filter"),
-        Binding("t", "raw_text", "Raw text", show=False),
-        Binding("z", "zoom", "Zoom", show=False),
-        Binding("o", "open_page", "Open page", show=False),
+        Binding("n", "next_unreviewed", "Next", tooltip="Next page to review"),
+        Binding("j", "page(1)", "Next page", show=False),
+        Binding("k", "page(-1)", "Previous page", show=False),
+        Binding("s", "toggle_sort", "Sort", tooltip="Sort by path / least confident first"),
+        Binding("slash", "filter", "Filter", tooltip="Filter by state, name or term"),
+        Binding("C", "coverage", "Coverage", tooltip="Coverage of the ontology"),
+        Binding("t", "raw_text", "Raw text", tooltip="The model's raw answer", show=False),
+        Binding(
+            "o", "open_page", "Open page", tooltip="Open the page in the system viewer", show=False
+        ),
         Binding("r", "rerun", "Re-run page", show=False),
-        Binding("p", "pause", "Pause/resume", show=False),
+        Binding("p", "pause", "Pause/resume", tooltip="Pause or resume labeling", show=False),
         Binding("c", "cancel", "Cancel labeling", show=False),
         Binding("l", "label_rest", "Label the rest", show=False),
-        Binding("E", "export", "Export", show=False),
-        Binding("C", "coverage", "Coverage"),
-        Binding("m", "similar", "More like this", show=False),
-        Binding("escape", "show_all", "Leave the filter box, show all pages", show=False),
+        Binding("E", "export", "Export", tooltip="Export the reviewed labels", show=False),
+        Binding("m", "similar", "More like this", tooltip="Pages most like this one", show=False),
+        Binding(
+            "escape",
+            "show_all",
+            "All pages",
+            tooltip="Leave the filter box, show all pages (the page again, over the list)",
+            show=False,
+        ),
     ]
 
     selected: reactive[str | None] = reactive(None)
@@ -160,6 +171,7 @@ class ReviewApp(App):
         self.labels_pane = LabelsPane(id="labels-pane")
         self.labeling = LabelingBar(self.labeler, id="status-bar")
         self.notice_line = NoticeLine(self.labeling, id="notice")
+        self.workspace = Workspace(self.worklist, self.preview, self.labels_pane)
         self.hint = terminal_hint(image_mode)
 
     # -- layout ---------------------------------------------------------------------------
@@ -168,10 +180,7 @@ class ReviewApp(App):
         yield Header()
         if self.demo:
             yield Static(DEMO_BANNER, id="banner")
-        with Horizontal(id="main"):
-            yield self.worklist
-            yield self.preview
-            yield self.labels_pane
+        yield self.workspace
         yield self.notice_line
         yield self.labeling
         yield Footer()
@@ -184,7 +193,7 @@ class ReviewApp(App):
             self.notify(self.hint, timeout=12)
         self._scan()
         self.labeler.start()
-        self.worklist.table.focus()
+        self.call_after_refresh(self.workspace.focus_home)
 
     def on_unmount(self) -> None:
         self.labeler.stop(wait=STOP_WAIT_S)
@@ -368,6 +377,7 @@ class ReviewApp(App):
 
     def _redraw_selected(self) -> None:
         self.labels_pane.show(self.current, self.ontology)
+        self.workspace.show_selection(self.current)
 
     @property
     def current(self) -> Entry | None:
@@ -558,8 +568,19 @@ class ReviewApp(App):
         count = len(self._visible())
         self.labeling.set_shown(f"{shown.dimension} {shown.term}: {count} page(s), esc: all")
 
+    def action_toggle_list(self) -> None:
+        self.workspace.toggle_list()
+
+    def action_page(self, by: int) -> None:
+        """j/k where the list has no focus (it is folded on a narrow terminal): the next or
+        previous page all the same."""
+        self.worklist.table.step(by)
+
     def action_show_all(self) -> None:
-        """Esc: no filter of either kind (the box's own Esc leaves it the same way)."""
+        """Esc: the page back in place of the list; else no filter of either kind (the box's
+        own Esc leaves it the same way)."""
+        if self.workspace.close_list():
+            return
         if self.worklist.clear_filters():
             self._show_list(self.selected)
             self._paint_term_filter()
@@ -618,4 +639,5 @@ class ReviewApp(App):
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
             action = getattr(self, f"action_{binding.action}")
-            yield SystemCommand(binding.description, f"key: {key_names(binding.key)}", action)
+            help_text = binding.tooltip or binding.description
+            yield SystemCommand(help_text, f"key: {key_names(binding.key)}", action)

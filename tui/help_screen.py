@@ -30,6 +30,7 @@ MORE_KEYS = [
     ("arrows, h j k l, pgup / pgdn", "Pan the zoomed page"),
     ("esc (zoomed)", "Whole page; the keys go back to the list"),
     ("tab", "Switch list / labels"),
+    ("enter (list over the page)", "Show the chosen page"),
     ("ctrl+p", "Command palette"),
 ]
 """Keys that belong to the widgets rather than to the app's bindings."""
@@ -51,7 +52,7 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: Iterable[Binding]) -> None:
         super().__init__()
-        self.keys = [(key_names(b.key), b.description) for b in bindings] + MORE_KEYS
+        self.keys = [(key_names(b.key), b.tooltip or b.description) for b in bindings] + MORE_KEYS
 
     def compose(self) -> ComposeResult:
         table = Table(title="mlx-edugraph review: keys", expand=True, show_edge=False)

@@ -162,7 +162,7 @@ class Preview(Container):
         try:
             pyramid = PagePyramid(load(ref, max_pixels=PREVIEW_MAX_PIXELS).image)
         except Exception:  # an unreadable page: its error record says why, in the labels pane
-            pyramid, caption = None, f"{caption}\ncannot show this page"
+            pyramid, caption = None, f"cannot show this page · {caption}"
         if not get_current_worker().is_cancelled:
             self.post_message(self.PageRead(ref, pyramid, caption))
 
@@ -247,9 +247,9 @@ class Preview(Container):
         view, pyramid = self.view, self._pyramid
         region = None if view is None or not all(pane) else view.region(pane)
         self.shown_region = region
-        shown = self.caption
-        if view is not None and view.zoomed:
-            shown += f"\n{view.where(pane)}"
+        shown = self.caption  # one line: where the view is first, the path cut at the end
+        if view is not None and view.zoomed and region is not None:
+            shown = f"{view.where(pane)} · {shown}"
         self._caption_widget.update(shown)
         if isinstance(self._image_widget, HalfBlockImage):
             self._draw_cells(self._draws, pyramid, region, self.caption)
