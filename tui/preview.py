@@ -131,7 +131,9 @@ class Preview(Container):
         self._level = 0
         self._focus_before: Widget | None = None
         self._wanted: WorksheetRef | None = None
-        self._draws = 0
+        self.draws = 0
+        """Draws asked for; `drawn_draw` is the last one on screen (benchmarks compare them)."""
+        self.drawn_draw = 0
         self.caption = ""
         self.drawn = ""
         """The caption of the page last drawn (benchmarks wait for it)."""
@@ -242,7 +244,7 @@ class Preview(Container):
         # be composed yet (its first resize draws) or already closing (nothing to draw).
         if not live(self):
             return
-        self._draws += 1
+        self.draws += 1
         pane = self.pane
         view, pyramid = self.view, self._pyramid
         region = None if view is None or not all(pane) else view.region(pane)
@@ -252,14 +254,14 @@ class Preview(Container):
             shown = f"{view.where(pane)} · {shown}"
         self._caption_widget.update(shown)
         if isinstance(self._image_widget, HalfBlockImage):
-            self._draw_cells(self._draws, pyramid, region, self.caption)
+            self._draw_cells(self.draws, pyramid, region, self.caption)
         elif self._image_class is not None:
             self._image_widget.image = (
                 None if pyramid is None or region is None else pyramid.render(region)
             )
-            self.drawn = self.caption
+            self.drawn, self.drawn_draw = self.caption, self.draws
         else:
-            self.drawn = self.caption
+            self.drawn, self.drawn_draw = self.caption, self.draws
 
     @work(
         thread=True, exclusive=True, group="halfblocks", exit_on_error=False, name="draw the page"
@@ -275,6 +277,6 @@ class Preview(Container):
             self.post_message(self.StripsMade(draw, strips, caption))
 
     def on_preview_strips_made(self, message: StripsMade) -> None:
-        if message.draw == self._draws and isinstance(self._image_widget, HalfBlockImage):
+        if message.draw == self.draws and isinstance(self._image_widget, HalfBlockImage):
             self._image_widget.set_strips(message.strips)
-            self.drawn = message.caption
+            self.drawn, self.drawn_draw = message.caption, message.draw
