@@ -1,8 +1,9 @@
 """The README's screenshots of the review app are what `tui/screenshots.py` makes today.
 
-They are made from the session's demo model (a checkout without `../shared` builds it with
-another chat template and gets other confidences; the shots leave those out, so they match
-there too), but their labels pane shows the real ontology's breadcrumbs and definitions.
+They are made from the session's demo model. Their labels pane shows the real ontology's
+breadcrumbs and definitions, so the test needs `../shared` and skips in a lone checkout. The
+demo model built there (another chat template, other confidences) makes the same bytes when
+given the real ontology: checked by hand with a lone clone, since one session has one build.
 """
 
 from __future__ import annotations

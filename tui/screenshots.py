@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     stale = [name for name, svg in shots.items() if _read(args.out / name) != svg]
     if args.check:
         for name in stale:
-            print(f"{args.out / name} is stale: regenerate it with `{COMMAND}`", file=sys.stderr)
+            state = "stale" if (args.out / name).is_file() else "missing"
+            print(f"{args.out / name} is {state}: regenerate it with `{COMMAND}`", file=sys.stderr)
         return 1 if stale else 0
     args.out.mkdir(parents=True, exist_ok=True)
     for name in stale:
