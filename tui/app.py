@@ -15,6 +15,7 @@ from pathlib import Path
 from traceback import format_exception
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -114,7 +115,7 @@ class ReviewApp(App):
         Binding("u", "undo", "Undo"),
         Binding("n", "next_unreviewed", "Next unreviewed"),
         Binding("s", "toggle_sort", "Sort"),
-        Binding("slash", "filter", "Filter"),
+        Binding("slash", "filter", "Filter", priority=True),  # before the keys typed after it
         Binding("t", "raw_text", "Raw text", show=False),
         Binding("z", "zoom", "Zoom", show=False),
         Binding("o", "open_page", "Open page", show=False),
@@ -469,6 +470,8 @@ class ReviewApp(App):
         self.notify(f"sorted {order}", timeout=2)
 
     def action_filter(self) -> None:
+        if isinstance(self.focused, Input) or len(self.screen_stack) > 1:
+            raise SkipAction  # there `/` is text, or the other screen's key
         self.worklist.open_filter()
 
     @on(Input.Changed, "#filter")
