@@ -103,7 +103,8 @@ def test_keys_typed_right_after_slash_go_into_the_filter(folder: Path, known_db:
             await pilot.pause()
             type_ahead(app, "slash", *"add")  # on the list, a would accept the page
             await wait_for(pilot, lambda: app.query_one("#filter").value == "add", timeout=5)
-            assert focused(app) == "FilterBox" and names(app) == ["001-addition.png"]
+            await wait_for(pilot, lambda: names(app) == ["001-addition.png"], timeout=5)
+            assert focused(app) == "FilterBox"
             await pilot.press("slash")  # in the box, `/` is text
             assert app.query_one("#filter").value == "add/"
             await quit_with(pilot, "ctrl+c")

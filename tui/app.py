@@ -77,8 +77,9 @@ DEMO_BANNER = (
 RECOUNT_AFTER_S = 0.3
 """The coverage counts are recomputed this long after the last page or review came in."""
 
-STOP_WAIT_S = 30.0
-"""On quit, how long to let the model finish the page in flight (it is then saved)."""
+STOP_WAIT_S = 0.5
+"""On quit, how long the closing app waits for the model to stop at its next token or
+teaching step (`mlx-edugraph tui` waits longer, saying so, once the terminal is back)."""
 
 
 @contextlib.contextmanager

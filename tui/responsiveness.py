@@ -50,7 +50,7 @@ async def measure(model: Path, folder: Path, db: Path, presses: int) -> dict:
     from .labeler import Settings
     from .preview import Preview, shown_path
 
-    settings = Settings(db=db, choose=lambda say: resolve_choice(str(model)))
+    settings = Settings(db=db, choose=lambda say, stop: resolve_choice(str(model)))
     app = ReviewApp([folder], settings, image_mode="halfcell")
     keys, images, during = [], [], 0
     async with app.run_test(size=(160, 45)) as pilot:
