@@ -37,7 +37,7 @@ def chooser(model: Path | None = None, **options):
 
     if model is None and not options:
         return None
-    return lambda say: resolve_choice(str(model) if model else None, **options)
+    return lambda say, stop: resolve_choice(str(model) if model else None, **options)
 
 
 def make_app(folder: Path, db: Path, model: Path | None, image_mode: str = "none"):

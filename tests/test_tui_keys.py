@@ -83,6 +83,36 @@ def test_ctrl_c_quits_from_the_filter(folder: Path, known_db: Path, typed: str) 
     asyncio.run(run())
 
 
+def type_ahead(app, *keys: str) -> None:
+    """Send `keys` as a fast typist does: all queued before the app handles the first (Pilot's
+    `press` lets the app go idle after each key)."""
+    from textual import events
+
+    for key in keys:
+        event = events.Key(key, "/" if key == "slash" else key)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+def test_keys_typed_right_after_slash_go_into_the_filter(folder: Path, known_db: Path) -> None:
+    async def run() -> None:
+        app = make_app(folder, known_db, None)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            select(app, "001-addition.png")
+            await pilot.pause()
+            type_ahead(app, "slash", *"add")  # on the list, a would accept the page
+            await wait_for(pilot, lambda: app.query_one("#filter").value == "add", timeout=5)
+            await wait_for(pilot, lambda: names(app) == ["001-addition.png"], timeout=5)
+            assert focused(app) == "FilterBox"
+            await pilot.press("slash")  # in the box, `/` is text
+            assert app.query_one("#filter").value == "add/"
+            await quit_with(pilot, "ctrl+c")
+        assert stored_review(known_db, folder / "001-addition.png") is None
+
+    asyncio.run(run())
+
+
 @pytest.mark.parametrize("leave", ["escape", "ctrl+c"])
 def test_term_picker_types_q_and_is_left_with_esc_or_ctrl_c(
     folder: Path, known_db: Path, leave: str

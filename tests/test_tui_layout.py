@@ -85,6 +85,11 @@ def test_w_shows_the_folded_list_over_the_page_and_enter_picks(folder, known_db)
 
             await pilot.press("w", "escape")  # esc also puts the page back
             assert widths(app)["list"] == 0 and widths(app)["page"] > 40
+
+            await pilot.press("slash", *"clock")  # the filter shows the folded list
+            assert widths(app)["list"] > 40 and app.worklist.filter_box.has_focus
+            await pilot.press("enter", "enter")  # leave the box; pick the page
+            assert highlighted(app).endswith("clock.png") and widths(app)["list"] == 0
             assert app.return_code is None
 
     asyncio.run(run())

@@ -199,3 +199,31 @@ def test_review_at_80x24_in_a_real_terminal(tmp_path: Path, user_home: Path) -> 
         assert tmux.ended(), "q did not quit the app"
     finally:
         subprocess.run([*tmux.base, "kill-server"], capture_output=True)
+
+
+def test_q_during_the_demo_build_quits_at_once_and_keeps_no_half_build(
+    tmp_path: Path, user_home: Path
+) -> None:
+    """The demo model builds (about a minute) on the model thread of a fresh install; q stops
+    the build within a teaching step, and the process exits cleanly (it used to wait 30 s,
+    then abort with MLX still computing)."""
+    folder = tmp_path / "ws"
+    write_samples(folder, 1, size=DEMO_PAGE_SIZE, kinds=("addition",))
+    status = tmp_path / "status"
+    command = _command(folder, tmp_path / "labels.sqlite", "--demo")
+    tmux = Tmux(f"mlx-edugraph-test-{os.getpid()}")
+    tmux.start(f"{command}; echo $? > {shlex.quote(str(status))}")
+    try:
+        tmux.wait_for("building it once", timeout=60)
+        time.sleep(2.0)  # into the build (its first seconds import and load)
+        tmux("send-keys", "-t", "app", "q")
+        sent = time.monotonic()
+        assert tmux.ended(timeout=30), "q did not quit the app"
+        took = time.monotonic() - sent
+    finally:
+        subprocess.run([*tmux.base, "kill-server"], capture_output=True)
+    assert status.read_text().strip() == "0"
+    assert took < 5.0, f"the app took {took:.1f} s to quit"
+    models = user_home / "cache" / "models"
+    assert [path.name for path in models.iterdir()] == []  # no entry, no .building-*: the next
+    # run builds again

@@ -15,6 +15,7 @@ from pathlib import Path
 from traceback import format_exception
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import App, ComposeResult, SystemCommand
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -57,8 +58,9 @@ DEMO_BANNER = "DEMO: labels by a tiny demo model, not the EduGraph model"
 RECOUNT_AFTER_S = 0.3
 """The coverage counts are recomputed this long after the last page or review came in."""
 
-STOP_WAIT_S = 30.0
-"""On quit, how long to let the model finish the page in flight (it is then saved)."""
+STOP_WAIT_S = 0.5
+"""On quit, how long the closing app waits for the model to stop at its next token or
+teaching step (`mlx-edugraph tui` waits longer, saying so, once the terminal is back)."""
 
 
 class ReviewApp(ReviewCommands, LabelingEvents, SimilarPages, App):
@@ -246,6 +248,10 @@ class ReviewApp(ReviewCommands, LabelingEvents, SimilarPages, App):
         self.notify(f"sorted {order}", timeout=2)
 
     def action_filter(self) -> None:
+        if isinstance(self.focused, Input) or len(self.screen_stack) > 1:
+            raise SkipAction  # there `/` is text, or the other screen's key
+        if self.workspace.list_folded:  # the box sits above the list: show it
+            self.workspace.toggle_list(focus=False)
         self.worklist.open_filter()
 
     @on(Input.Changed, "#filter")
@@ -307,14 +313,14 @@ class ReviewApp(ReviewCommands, LabelingEvents, SimilarPages, App):
         self.worklist.table.step(by)
 
     def action_show_all(self) -> None:
-        """Esc: the page back in place of the list; else no filter of either kind (the box's
-        own Esc leaves it the same way)."""
-        if self.workspace.close_list():
-            return
+        """Esc: no filter of either kind (the box's own Esc leaves it the same way); with none,
+        the page back in place of the list shown over it."""
         if self.worklist.clear_filters():
             self._show_list(self.selected)
             self._paint_term_filter()
             self.worklist.table.focus()
+        else:
+            self.workspace.close_list()
 
     def _collection_changed(self) -> None:
         """A page got labels or a review: the coverage screen's counts and a term's list

@@ -28,7 +28,9 @@ REVIEW_KEYS = [
     Binding("j", "page(1)", "Next page", show=False),
     Binding("k", "page(-1)", "Previous page", show=False),
     Binding("s", "toggle_sort", "Sort", tooltip="Sort by path / least confident first"),
-    Binding("slash", "filter", "Filter", tooltip="Filter by state, name or term"),
+    Binding(  # priority: before the keys typed right after it
+        "slash", "filter", "Filter", tooltip="Filter by state, name or term", priority=True
+    ),
     Binding("C", "coverage", "Coverage", tooltip="Coverage of the ontology"),
     Binding("t", "raw_text", "Raw text", tooltip="The model's raw answer", show=False),
     Binding(

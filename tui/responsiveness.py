@@ -55,7 +55,7 @@ async def measure(
     from .labeler import Settings
     from .preview import Preview, shown_path
 
-    settings = Settings(db=db, choose=lambda say: resolve_choice(str(model)))
+    settings = Settings(db=db, choose=lambda say, stop: resolve_choice(str(model)))
     app = ReviewApp([folder], settings, image_mode="halfcell")
     keys, images, pans, during = [], [], [], 0
     async with app.run_test(size=size) as pilot:

@@ -198,7 +198,8 @@ class Worklist(Vertical):
 
     def open_filter(self) -> None:
         self.filter_box.display = True
-        self.filter_box.focus()
+        # Now, not after the queued messages (`focus()`): keys typed right after `/` are text.
+        self.screen.set_focus(self.filter_box)
 
     @on(FilterBox.Left)
     def _filter_left(self, message: FilterBox.Left) -> None:

@@ -101,11 +101,12 @@ class Workspace(Vertical):
         """The list is shown in the page's place (narrow terminals)."""
         return self.layout_class == "-narrow" and self.swapped
 
-    def toggle_list(self) -> None:
-        """`w`: show the folded list, or fold the shown one."""
+    def toggle_list(self, focus: bool = True) -> None:
+        """`w`: show the folded list (and give it the keys, unless not to `focus`), or fold
+        the shown one."""
         self.swapped = not self.swapped
         self._arrange()
-        if not self.list_folded:
+        if not self.list_folded and focus:
             self.worklist.table.focus()
         elif self.worklist.has_focus_within:
             self.labels_pane.focus_labels()
