@@ -162,3 +162,39 @@ def test_the_engine_labels_under_its_choices_fingerprint(
     prediction = engine.label(_sheet("addition"))
     assert prediction.provenance.model_fingerprint == choice.fingerprint
     assert prediction.provenance.model_version == "base"
+
+
+def test_a_stop_ends_the_run_at_the_next_token_and_keeps_finished_pages(
+    taught_mlx_model: Path, ontology, tmp_path: Path
+) -> None:
+    """The review app quitting: the page in flight stops within a token, unsaved; the pages
+    before it stay stored; the engine is whole again for the next page."""
+    from mlx_edugraph.labeling.batch import run
+    from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.model.mlx_engine import MlxEngine
+    from mlx_edugraph.pages.samples import write_samples
+    from mlx_edugraph.pages.worksheets import file_sha256
+    from mlx_edugraph.stopping import Stopped
+    from mlx_edugraph.store.sqlite_store import Store
+
+    paths = write_samples(tmp_path / "ws", 2, size=DEMO_PAGE_SIZE, kinds=("addition", "clock"))
+    started: list[WorksheetRef] = []
+    asked_on_second = 0
+
+    def stop() -> bool:
+        nonlocal asked_on_second
+        asked_on_second += len(started) == 2
+        return asked_on_second > 3  # three forward passes into the second page
+
+    engine = MlxEngine(ModelChoice(str(taught_mlx_model)), ontology=ontology, stop=stop)
+    fingerprint = engine.provenance.model_fingerprint
+    with Store(tmp_path / "labels.sqlite") as store:
+        events = run([WorksheetRef(path) for path in paths], engine, store, started=started.append)
+        assert next(events).status == "labeled"
+        with pytest.raises(Stopped):
+            next(events)
+        assert asked_on_second == 4
+        assert store.is_done(file_sha256(paths[0]), 0, fingerprint)
+        assert store.get(file_sha256(paths[1]), 0, fingerprint) is None
+    engine.stop = None
+    assert engine.label(_sheet("clock")).raw_text == TAUGHT_ANSWERS["clock"]

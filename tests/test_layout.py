@@ -11,8 +11,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SHARED = ("mlx_edugraph", "mlx_edugraph.paths", "mlx_edugraph.prediction", "mlx_edugraph.errors")
-"""The package itself (its version) and the records every stage shares (the user error too)."""
+SHARED = (
+    "mlx_edugraph",
+    "mlx_edugraph.paths",
+    "mlx_edugraph.prediction",
+    "mlx_edugraph.errors",
+    "mlx_edugraph.stopping",
+)
+"""The package itself (its version) and the records every stage shares (the user error and
+the stop signal too)."""
 
 STAGES = (
     "pages",

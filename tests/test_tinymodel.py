@@ -276,3 +276,41 @@ def test_demo_model_is_built_once(demo_entry: Path, taught_mlx_model: Path) -> N
     assert taught_mlx_model.parent.name in [p.name for p in cache.iterdir()]
     assert not [p for p in cache.iterdir() if p.name.startswith(".building-")]
     assert (taught_mlx_model / "chat_template.jinja").read_text() == CHAT_TEMPLATE_TEXT
+
+
+def test_teaching_stops_within_a_step_and_writes_nothing(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    from mlx_edugraph.stopping import Stopped
+    from mlx_edugraph.tinymodel.teach import teach
+
+    asked = 0
+
+    def stop() -> bool:
+        nonlocal asked
+        asked += 1
+        return asked > len(TAUGHT_ANSWERS) + 2  # every page prepared, then two steps
+
+    with pytest.raises(Stopped):
+        teach(tiny_checkpoint, tmp_path / "hf", steps=240, seeds=range(1), stop=stop)
+    assert asked == len(TAUGHT_ANSWERS) + 3
+    assert not (tmp_path / "hf").exists()
+
+
+def test_a_stopped_demo_build_leaves_no_half_built_entry(tmp_path: Path) -> None:
+    """Stopped while it prepares the teaching pages: no `.building-*` folder and no entry are
+    left, so the next run builds again."""
+    from mlx_edugraph.stopping import Stopped
+
+    asked = 0
+
+    def stop() -> bool:
+        nonlocal asked
+        asked += 1
+        return asked > 2
+
+    started = time.perf_counter()
+    with pytest.raises(Stopped):
+        demo_model(tmp_path, stop=stop)
+    assert time.perf_counter() - started < 15.0
+    assert list(tmp_path.iterdir()) == []

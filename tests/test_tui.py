@@ -37,7 +37,7 @@ def chooser(model: Path | None = None, **options):
 
     if model is None and not options:
         return None
-    return lambda say: resolve_choice(str(model) if model else None, **options)
+    return lambda say, stop: resolve_choice(str(model) if model else None, **options)
 
 
 def make_app(folder: Path, db: Path, model: Path | None, image_mode: str = "none"):
@@ -61,15 +61,17 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 120.0)
 
 
 def rows(app) -> list[tuple[str, str, str]]:
-    """The list's rows, top to bottom: state (without its mark), page name (without the
-    near-duplicate mark) and confidence, as shown."""
-    from mlx_edugraph.tui.worksheet_list import DUPLICATE_MARK, WorksheetList
+    """The list's rows, top to bottom: state (without its mark; a compact list shows only the
+    mark), page name (without the near-duplicate mark) and confidence, as shown."""
+    from mlx_edugraph.tui.worksheet_list import DUPLICATE_MARK, MARKS, WorksheetList
 
+    by_mark = {mark: state for state, (mark, _) in MARKS.items()}
     table = app.query_one(WorksheetList)
     shown = []
     for index in range(table.row_count):
         state, name, confidence = (str(cell) for cell in table.get_row_at(index))
-        shown.append((state.split(" ", 1)[1], name.removeprefix(f"{DUPLICATE_MARK} "), confidence))
+        state = state.split(" ", 1)[1] if " " in state else by_mark[state]
+        shown.append((state, name.removeprefix(f"{DUPLICATE_MARK} "), confidence))
     return shown
 
 
@@ -117,11 +119,12 @@ def run_state(app) -> str | None:
     return count[2] if count else None
 
 
-def toasts(app, severity: str = "") -> list[str]:
-    """The text (title, then message) of the notifications on screen, of one severity (the app
-    must run with `run_test(notifications=True)`)."""
-    found = app.screen.query("Toast" + (f".-{severity}" if severity else ""))
-    return [str(toast.render()) for toast in found]
+def notices(app, severity: str = "") -> list[str]:
+    """The notice line's text ("title: message") while it shows one (of one severity)."""
+    line = app.screen_stack[0].query_one("#notice")
+    if not line.display or (severity and not line.has_class(f"-{severity}")):
+        return []
+    return [str(line.render())]
 
 
 def all_labeled(app) -> bool:
@@ -324,15 +327,20 @@ def test_export_command_writes_label_studio_predictions(labeled_db: Path, tmp_pa
 
 
 @pytest.mark.reliability("Trust and safety", "research-use notice in the TUI")
-def test_research_notice_is_shown_once_at_start(folder: Path, tmp_path, outcome) -> None:
+def test_research_notice_is_in_the_header_and_help(folder: Path, tmp_path, outcome) -> None:
+    from mlx_edugraph.tui.help_screen import RESEARCH_NOTICE
+
     async def run() -> None:
         app = make_app(folder, tmp_path / "labels.sqlite", None)
-        async with app.run_test(size=(160, 45), notifications=True) as pilot:
-            await wait_for(pilot, lambda: toasts(app))
-            notices = [text for text in toasts(app) if text.startswith("Research use only\n")]
-            assert len(notices) == 1
-            message = notices[0].split("\n", 1)[1]
-            outcome(f"a notification at start: {message}")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: listed(app))
+            header = str(app.query_one("HeaderTitle").render())
+            assert "mlx-edugraph (research use only)" in header, header
+            assert not app.screen.query("Toast")  # nothing over the page
+            await pilot.press("question_mark")
+            shown = str(app.screen.query_one("#help-notes").render())
+            assert " ".join(shown.split()) == RESEARCH_NOTICE
+            outcome(f"always in the header ({header!r}); in full in help: {RESEARCH_NOTICE}")
 
     asyncio.run(run())
 
@@ -435,7 +443,7 @@ def test_a_page_read_while_the_app_closes_does_not_end_it(
     ("target", "image_mode", "notice"),
     [
         ("mlx_edugraph.tui.app.scan", "none", "could not scan the pages"),
-        ("mlx_edugraph.tui.preview.halfblock_strips", "halfcell", "could not draw the page"),
+        ("mlx_edugraph.tui.preview.quadrant_strips", "halfcell", "could not draw the page"),
     ],
 )
 def test_failed_background_work_is_a_notice(
@@ -450,10 +458,10 @@ def test_failed_background_work_is_a_notice(
         from mlx_edugraph.tui.help_screen import HelpScreen
 
         app = make_app(folder, tmp_path / "labels.sqlite", None, image_mode=image_mode)
-        async with app.run_test(size=(160, 45), notifications=True) as pilot:
-            await wait_for(pilot, lambda: toasts(app, "error"), timeout=30)
-            [failure] = toasts(app, "error")
-            assert failure == f"Background work failed\n{notice}: RuntimeError: disk on fire"
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: notices(app, "error"), timeout=30)
+            [failure] = notices(app, "error")
+            assert failure == f"Background work failed: {notice}: RuntimeError: disk on fire"
             await pilot.press("question_mark")  # the app still answers keys
             assert isinstance(app.screen, HelpScreen)
             await pilot.press("escape")
@@ -493,8 +501,8 @@ def test_up_on_the_empty_list_does_nothing(tmp_path) -> None:
 
     async def run() -> None:
         app = make_app(empty, tmp_path / "labels.sqlite", None)
-        async with app.run_test(size=(160, 45), notifications=True) as pilot:
-            await wait_for(pilot, lambda: any("no worksheets" in t for t in toasts(app)))
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: any("no worksheets" in t for t in notices(app)))
             await pilot.press("up", "k")
             assert rows(app) == [] and highlighted(app) is None and app.is_running
             assert app.query_one("#outcome").render().plain == ""  # no page shown

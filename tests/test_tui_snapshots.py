@@ -17,9 +17,11 @@ from mlx_edugraph.prediction import Label, Prediction, Provenance, Timings
 from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
 from tests.conftest import ONTOLOGY_V04_TTL
-from tests.ontology_files import needs_shared
+from tests.ontology_files import needs_shared, write_small_ontology
 
 SIZE = (150, 42)
+SIZES = [(80, 24), (100, 30), (120, 40), (160, 48), (200, 60)]
+"""The page-first layout's sizes, from Terminal.app's default window up."""
 PROVENANCE = Provenance("demo", "0123456789abcdef", "v0.4.0", "template-demo")
 
 PREDICTED = {
@@ -84,11 +86,11 @@ def prefilled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pa
     return folder, db
 
 
-def _app(folder: Path, db: Path, image_mode: str):
+def _app(folder: Path, db: Path, image_mode: str, ontology: Path = ONTOLOGY_V04_TTL):
     from mlx_edugraph.tui.app import ReviewApp
     from mlx_edugraph.tui.labeler import Settings
 
-    settings = Settings(db=db, ontology_file=ONTOLOGY_V04_TTL)
+    settings = Settings(db=db, ontology_file=ontology)
     return ReviewApp([folder], settings, image_mode=image_mode)
 
 
@@ -133,3 +135,16 @@ def test_help_screen(prefilled, snap_compare) -> None:
         await pilot.press("question_mark")
 
     assert snap_compare(_app(*prefilled, "none"), terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_layout_at_size(prefilled, snap_compare, tmp_path: Path, size) -> None:
+    """Page first at each size, the page drawn in cell characters. The small stand-in
+    ontology, so the picture is the same with or without ../shared."""
+    ontology, _ = write_small_ontology(tmp_path / "ontology")
+
+    async def run_before(pilot) -> None:
+        await _ready(pilot, "001-addition.png")
+
+    app = _app(*prefilled, "halfcell", ontology)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

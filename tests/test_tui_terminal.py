@@ -27,11 +27,12 @@ class Tmux:
         # No user config, and a fixed window size even with no client attached.
         self.base = ["tmux", "-L", socket, "-f", "/dev/null"]
 
-    def start(self, command: str) -> None:
-        """A detached session `app` of 160x45 running `command`."""
-        self("new-session", "-d", "-s", "app", "-x", "160", "-y", "45", command)
+    def start(self, command: str, size: tuple[int, int] = (160, 45)) -> None:
+        """A detached session `app` of `size` (columns, rows) running `command`."""
+        cols, rows = str(size[0]), str(size[1])
+        self("new-session", "-d", "-s", "app", "-x", cols, "-y", rows, command)
         self("set-option", "-t", "app", "window-size", "manual")
-        self("resize-window", "-t", "app", "-x", "160", "-y", "45")
+        self("resize-window", "-t", "app", "-x", cols, "-y", rows)
 
     def __call__(self, *args: str) -> str:
         done = subprocess.run([*self.base, *args], capture_output=True, text=True, check=True)
@@ -144,3 +145,85 @@ def test_app_in_a_real_terminal(
         assert tmux.ended(), "q did not quit the app"
     finally:
         subprocess.run([*tmux.base, "kill-server"], capture_output=True)
+
+
+QUADRANTS = set("▘▝▀▖▌▞▛▗▚▐▜▄▙▟█")
+
+
+def test_review_at_80x24_in_a_real_terminal(tmp_path: Path, user_home: Path) -> None:
+    """Terminal.app's default window: the page is drawn and is the widest pane, the labels
+    beside it, the list folded into a line; zoom, pan, the list over the page, and q."""
+    from mlx_edugraph.pages.worksheets import file_sha256
+    from mlx_edugraph.prediction import Label, Prediction, Provenance
+    from mlx_edugraph.store.sqlite_store import Store
+
+    folder = tmp_path / "ws"
+    kinds = ("addition", "multiplication", "picture")
+    paths = write_samples(folder, 3, size=DEMO_PAGE_SIZE, kinds=kinds)
+    db = tmp_path / "labels.sqlite"
+    with Store(db) as store:
+        for path, area in zip(paths, ["IntegerAddition", "IntegerMultiplication"], strict=False):
+            label = Label(area, "Area", "known", False, 0.9)
+            provenance = Provenance("m", "fixed", "v0.4.0", "t")
+            store.put(
+                Prediction(
+                    str(path), 0, file_sha256(path), "labeled", [label], provenance=provenance
+                )
+            )
+    tmux = Tmux(f"mlx-edugraph-80x24-{os.getpid()}")
+    tmux.start(_command(folder, db, "--no-label"), size=(80, 24))
+    try:
+        tmux.wait_for("IntegerAddition")  # the stored labels are read
+        screen = tmux.wait_for("page 1 of 3 · ✓ labeled")
+        assert "w Pages" in screen
+        lines = screen.splitlines()
+        assert len(lines) <= 24 and max(len(line) for line in lines) <= 80
+        page_rows = [line[:48] for line in lines[4:20]]
+        assert sum(ch in QUADRANTS for row in page_rows for ch in row) > 100, screen
+
+        for _ in range(4):  # fit page, fit width, 2x, 4x, 8x
+            tmux("send-keys", "-t", "app", "z")
+        screen = tmux.wait_for("8x · rows 0-")
+        tmux("send-keys", "-t", "app", "j")  # pans down while zoomed
+        tmux.wait_gone("8x · rows 0-")
+        tmux("send-keys", "-t", "app", "Escape")
+        tmux.wait_gone("8x ·")
+
+        tmux("send-keys", "-t", "app", "w")  # the list over the page
+        screen = tmux.wait_for("003-picture.png")
+        tmux("send-keys", "-t", "app", "Down")
+        tmux("send-keys", "-t", "app", "Enter")
+        screen = tmux.wait_for("page 2 of 3")
+        assert "IntegerMultiplication" in screen
+        tmux("send-keys", "-t", "app", "q")
+        assert tmux.ended(), "q did not quit the app"
+    finally:
+        subprocess.run([*tmux.base, "kill-server"], capture_output=True)
+
+
+def test_q_during_the_demo_build_quits_at_once_and_keeps_no_half_build(
+    tmp_path: Path, user_home: Path
+) -> None:
+    """The demo model builds (about a minute) on the model thread of a fresh install; q stops
+    the build within a teaching step, and the process exits cleanly (it used to wait 30 s,
+    then abort with MLX still computing)."""
+    folder = tmp_path / "ws"
+    write_samples(folder, 1, size=DEMO_PAGE_SIZE, kinds=("addition",))
+    status = tmp_path / "status"
+    command = _command(folder, tmp_path / "labels.sqlite", "--demo")
+    tmux = Tmux(f"mlx-edugraph-test-{os.getpid()}")
+    tmux.start(f"{command}; echo $? > {shlex.quote(str(status))}")
+    try:
+        tmux.wait_for("building it once", timeout=60)
+        time.sleep(2.0)  # into the build (its first seconds import and load)
+        tmux("send-keys", "-t", "app", "q")
+        sent = time.monotonic()
+        assert tmux.ended(timeout=30), "q did not quit the app"
+        took = time.monotonic() - sent
+    finally:
+        subprocess.run([*tmux.base, "kill-server"], capture_output=True)
+    assert status.read_text().strip() == "0"
+    assert took < 5.0, f"the app took {took:.1f} s to quit"
+    models = user_home / "cache" / "models"
+    assert [path.name for path in models.iterdir()] == []  # no entry, no .building-*: the next
+    # run builds again

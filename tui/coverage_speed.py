@@ -30,7 +30,7 @@ def coverage_screen_seconds(db: Path, ontology: Ontology | None) -> float:
         app = ReviewApp([], Settings(db=db), image_mode="none")
         async with app.run_test(size=(160, 45)) as pilot:
             await pilot.pause()
-            app.entries, app.ontology = entries, ontology
+            app.collection.entries, app.ontology = entries, ontology
             shown = asyncio.Event()
             started = time.perf_counter()
             await pilot.press("C")

@@ -13,6 +13,26 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from mlx_edugraph.labels.ontology import Ontology
+from mlx_edugraph.store.sqlite_store import Store
+
+
+def reviewed_exporter(
+    store: Store, fingerprint: str | None, ontology: Ontology | None
+) -> Callable[[Path], int]:
+    """Export the reviewed pages (and the model's labels where none) to a path, in the format
+    its suffix names; returns the count of pages."""
+    from mlx_edugraph.labelstudio.export import export_label_studio
+    from mlx_edugraph.store.export_reviewed import export_reviewed, format_for, reviewed_pages
+
+    def export(path: Path) -> int:
+        pages = list(reviewed_pages(store, fingerprint))
+        if format_for(path) == "labelstudio":
+            return export_label_studio(pages, path, ontology).count
+        return export_reviewed(pages, path)
+
+    return export
+
 
 class ExportScreen(ModalScreen[None]):
     """Asks for a path, then calls `export` with it (which returns the count of pages)."""

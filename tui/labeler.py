@@ -16,6 +16,7 @@ from mlx_edugraph.errors import UserError
 from mlx_edugraph.model.choice import ModelChoice
 from mlx_edugraph.model.engine import Engine
 from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS, WorksheetRef
+from mlx_edugraph.stopping import StopCheck, Stopped
 
 from .messages import (
     LabelingState,
@@ -34,9 +35,10 @@ class Settings:
     """What the labeler needs to start: model, ontology source, store, limits."""
 
     db: Path
-    choose: Callable[[Callable[[str], None]], ModelChoice] | None = None
+    choose: Callable[[Callable[[str], None], StopCheck], ModelChoice] | None = None
     """Resolves the model on the labeler thread (the demo model builds on first use), told
-    progress lines; None: browse and review only."""
+    progress lines and asked whether to stop (the build raises `Stopped`); None: browse and
+    review only."""
     ontology_file: Path | None = None
     ontology_version: str | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -89,14 +91,15 @@ class Labeler:
         self._cancel.set()
         self._wake.set()
 
-    def stop(self, wait: float = 0.0) -> None:
-        """Stop after the page in flight; wait up to `wait` seconds for it to finish, so the
-        process does not exit while MLX is computing on the model thread."""
+    def stop(self, wait: float = 0.0) -> bool:
+        """Stop at the next token or demo-build step (the page in flight is not saved); wait up
+        to `wait` seconds for that, so the process does not exit while MLX is computing on the
+        model thread. True once the thread is parked."""
         self._stopped.set()
         self._cancel.set()
         self._wake.set()
         self._jobs.put(_STOP)
-        self._parked.wait(wait)
+        return self._parked.wait(wait)
 
     @property
     def paused(self) -> bool:
@@ -113,6 +116,8 @@ class Labeler:
     def _main(self) -> None:
         try:
             self.run()
+        except Stopped:  # the app is closing: nothing to say
+            pass
         except Exception as exc:  # say so on screen; reviews and saved labels stay usable
             self.post(ModelFailed(f"labeling stopped: {type(exc).__name__}: {exc}"))
         self._parked.set()
@@ -128,6 +133,8 @@ class Labeler:
         choice = self._choice()
         if choice is None:
             self.post(ModelChosen(None))  # the app stays usable for browsing and review
+            return
+        if self._stopped.is_set():
             return
         if not choice.on_servers:
             self.post(ModelChosen(choice.fingerprint))
@@ -151,7 +158,7 @@ class Labeler:
             self._status("browse and review only: no model")
             return None
         try:
-            return self.settings.choose(self._status)
+            return self.settings.choose(self._status, self._stopped.is_set)
         except UserError as exc:  # no model installed: the message says how to get one
             self.post(ModelFailed(str(exc)))
             return None
@@ -171,6 +178,7 @@ class Labeler:
                 max_pixels=self.settings.max_pixels,
                 max_tokens=self.settings.max_tokens,
                 note=self._status,
+                stop=self._stopped.is_set,
             )
         except Exception as exc:  # a broken folder or no server: say which
             self.post(ModelFailed(f"cannot load {choice.source}: {type(exc).__name__}: {exc}"))

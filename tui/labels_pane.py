@@ -55,7 +55,7 @@ def breadcrumb(ontology: Ontology | None, term: str) -> str:
     return " › ".join(paths[0]) if paths else ""
 
 
-def _prompt(shown: Shown, ontology: Ontology | None) -> Text:
+def _prompt(shown: Shown, ontology: Ontology | None, crumbs: bool) -> Text:
     line = Text(f"  {shown.term}")
     label = shown.label
     if label is None:
@@ -68,7 +68,7 @@ def _prompt(shown: Shown, ontology: Ontology | None) -> Text:
             line.append(f"  [{label.status.replace('_', ' ')}]", style="bold red")
         if label.implied:
             line.append("  (implied)", style="dim")
-    crumb = breadcrumb(ontology, shown.term)
+    crumb = breadcrumb(ontology, shown.term) if crumbs else ""
     if crumb:
         line.append(f"\n    {crumb}", style="dim")
     return line
@@ -128,6 +128,9 @@ class LabelsPane(Vertical):
         self._entry: Entry | None = None
         self._ontology: Ontology | None = None
         self._shown: dict[str, Shown] = {}
+        self.crumbs = True
+        """Each label's place in the ontology under it; a narrow pane shows it only below,
+        for the highlighted label."""
         self._outcome = Static("", id="outcome")
         self._options = OptionList(id="labels")
         self._definition = Static("", id="definition")
@@ -139,6 +142,15 @@ class LabelsPane(Vertical):
 
     def on_mount(self) -> None:
         self._paint()
+
+    def focus_labels(self) -> None:
+        self._options.focus()
+
+    def show_crumbs(self, crumbs: bool) -> None:
+        if crumbs != self.crumbs:
+            self.crumbs = crumbs
+            if live(self):
+                self._paint()
 
     def show(self, entry: Entry | None, ontology: Ontology | None) -> None:
         """Redraw for `entry`, keeping the highlighted label where it still exists."""
@@ -169,7 +181,9 @@ class LabelsPane(Vertical):
                 for shown in mine:
                     option_id = f"{dimension}:{shown.term}"
                     self._shown[option_id] = shown
-                    options.add_option(Option(_prompt(shown, self._ontology), id=option_id))
+                    options.add_option(
+                        Option(_prompt(shown, self._ontology, self.crumbs), id=option_id)
+                    )
         if previous in self._shown:
             options.highlighted = options.get_option_index(previous)
         elif self._shown:

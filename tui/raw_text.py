@@ -10,9 +10,12 @@ from textual.widgets import Static
 
 
 class RawText(ModalScreen[None]):
-    """Shows raw text; any of escape, q or t closes it."""
+    """Shows raw text; escape or t closes it (q quits, as everywhere)."""
 
-    BINDINGS = [Binding("escape,q,t", "dismiss(None)", "Close")]
+    BINDINGS = [
+        Binding("escape,t", "dismiss(None)", "Close"),
+        Binding("q", "app.quit", "Quit"),  # a modal screen hides the app's bindings
+    ]
 
     def __init__(self, title: str, text: str) -> None:
         super().__init__()

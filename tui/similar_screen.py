@@ -41,7 +41,10 @@ def _prompt(row: SimilarRow) -> Text:
 class SimilarScreen(ModalScreen[str | None]):
     """Dismissed with the chosen page's row key, or None."""
 
-    BINDINGS = [Binding("escape,q,m", "dismiss(None)", "Back")]
+    BINDINGS = [
+        Binding("escape,m", "dismiss(None)", "Back"),
+        Binding("q", "app.quit", "Quit"),  # a modal screen hides the app's bindings
+    ]
 
     def __init__(self, title: str, rows: list[SimilarRow]) -> None:
         super().__init__()

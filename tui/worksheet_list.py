@@ -20,6 +20,8 @@ from mlx_edugraph.store.page_states import (
     matches,
 )
 
+from .filter_box import FilterBox
+
 MARKS: dict[str, tuple[str, str]] = {
     "queued": ("·", "dim"),
     "labeling": ("…", "bold yellow"),
@@ -48,14 +50,16 @@ def entry_key(entry: Entry) -> str:
     return ref_key(entry.ref)
 
 
-def _cells(entry: Entry) -> tuple[Text, Text, Text]:
+def _cells(entry: Entry, compact: bool = False) -> tuple[Text, Text, Text]:
+    """The row's cells; compact: the state's mark without its word."""
     mark, style = MARKS[entry.state]
     name = entry.ref.path.name + (f" p{entry.ref.page}" if entry.ref.page else "")
     if entry.duplicate:
         name = f"{DUPLICATE_MARK} {name}"
     confidence = entry.confidence
     shown = "" if confidence is None else f"{confidence:.0%}"
-    return Text(f"{mark} {entry.state}", style=style), Text(name), Text(shown, justify="right")
+    state = mark if compact else f"{mark} {entry.state}"
+    return Text(state, style=style), Text(name), Text(shown, justify="right")
 
 
 class WorksheetList(DataTable):
@@ -66,18 +70,40 @@ class WorksheetList(DataTable):
         Binding("k", "cursor_up", "Up", show=False),
     ]
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.compact = False
+        """Narrow: the state column shows only the mark."""
+        self._entries: list[Entry] = []
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        self.add_column("state", key="state", width=14)
-        self.add_column("worksheet", key="name", width=NAME_WIDTH)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        self.add_column(
+            "state" if not self.compact else "", key="state", width=14 - 12 * self.compact
+        )
+        self.add_column("worksheet", key="name", width=NAME_WIDTH - 4 * self.compact)
         self.add_column("conf", key="conf", width=4)
+
+    def set_compact(self, compact: bool) -> None:
+        """Show the state in words (wide) or as its mark only, keeping the rows and cursor."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        keep = self.selected_key
+        self.clear(columns=True)
+        self._add_columns()
+        self.show(self._entries, keep)
 
     def show(self, entries: list[Entry], keep: str | None = None) -> None:
         """Replace the rows with `entries`, keeping the cursor on `keep` when it is listed."""
         self.clear()
+        self._entries = entries
         for entry in entries:
-            self.add_row(*_cells(entry), key=entry_key(entry))
+            self.add_row(*_cells(entry, self.compact), key=entry_key(entry))
         if keep is not None and entries:
             try:
                 self.move_cursor(row=self.get_row_index(keep), animate=False)
@@ -89,10 +115,15 @@ class WorksheetList(DataTable):
         key = entry_key(entry)
         if key not in self.rows:
             return
-        state, name, confidence = _cells(entry)
+        state, name, confidence = _cells(entry, self.compact)
         self.update_cell(key, "state", state)
         self.update_cell(key, "name", name)
         self.update_cell(key, "conf", confidence)
+
+    def step(self, by: int) -> None:
+        """Move the cursor `by` rows, staying in the list."""
+        if self.row_count:
+            self.move_cursor(row=max(0, min(self.row_count - 1, self.cursor_row + by)))
 
     def select_next_unreviewed(self, entries: list[Entry], selected: str | None) -> bool:
         """Move to the next unreviewed page of `entries` after `selected`, wrapping around;
@@ -135,7 +166,9 @@ class Worklist(Vertical):
         """Least confident first instead of by path."""
         self.term_filter: TermFilter | None = None
         """Set from the coverage screen: pages at or below one term."""
-        self.filter_box = Input(placeholder="filter: state, name or term", id="filter")
+        self.filter_box = FilterBox(
+            placeholder="filter: state, name or term (esc: clear)", id="filter"
+        )
         self.table = WorksheetList(id="worksheets")
 
     def compose(self) -> ComposeResult:
@@ -154,9 +187,24 @@ class Worklist(Vertical):
             shown = [entry for entry in shown if self.term_filter.admits(entry)]
         return least_confident_first(shown) if self.by_confidence else shown
 
+    def clear_filters(self) -> bool:
+        """No filter of either kind, the box hidden; False when there was none to clear."""
+        box = self.filter_box
+        if self.term_filter is None and not box.value and not box.display:
+            return False
+        self.term_filter = None
+        box.value, box.display = "", False
+        return True
+
     def open_filter(self) -> None:
         self.filter_box.display = True
-        self.filter_box.focus()
+        # Now, not after the queued messages (`focus()`): keys typed right after `/` are text.
+        self.screen.set_focus(self.filter_box)
+
+    @on(FilterBox.Left)
+    def _filter_left(self, message: FilterBox.Left) -> None:
+        message.stop()
+        self.table.focus()
 
     @on(Input.Submitted)
     def _filter_done(self) -> None:

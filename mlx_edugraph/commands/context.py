@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mlx_edugraph.labels.ontology import Ontology
     from mlx_edugraph.model.choice import ModelChoice
     from mlx_edugraph.model.engine import Engine
+    from mlx_edugraph.stopping import StopCheck
     from mlx_edugraph.store.sqlite_store import Store
 
 
@@ -137,10 +138,11 @@ class Context:
         version: str | None = None,
         with_prompt: bool = True,
         log: Callable[[str], None] | None = None,
+        stop: StopCheck | None = None,
     ) -> ModelChoice:
         """The model of --server / --demo / --model (or `value`) / the converted default, in
         its version in use (or `version`), with --prompt-from unless not `with_prompt`; `log`
-        hears the demo build."""
+        hears the demo build, which `stop` can stop (`Stopped`)."""
         from mlx_edugraph.model.choice import resolve_choice
         from mlx_edugraph.model.location import ModelNotFound
         from mlx_edugraph.model.versions import VersionError
@@ -153,7 +155,7 @@ class Context:
             if demo:
                 from mlx_edugraph.tinymodel import demo_model
 
-                value = str(demo_model(log=log))
+                value = str(demo_model(log=log, stop=stop))
             return resolve_choice(
                 value or getattr(args, "model", None),
                 demo=demo,

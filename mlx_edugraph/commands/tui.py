@@ -20,6 +20,8 @@ from mlx_edugraph.errors import ExitCode, UserError
 
 if TYPE_CHECKING:
     from mlx_edugraph.model.choice import ModelChoice
+    from mlx_edugraph.stopping import StopCheck
+    from mlx_edugraph.tui.labeler import Labeler
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -84,21 +86,36 @@ def main(args: argparse.Namespace) -> int:
         paths, settings, image_mode=args.image, demo=args.demo, pages=parse_pages(args.pages)
     )
     app.run()
+    _let_the_model_stop(app.labeler)
     return ExitCode.OK
 
 
-def _chooser(ctx: Context) -> Callable[[Callable[[str], None]], ModelChoice]:
+MODEL_STOP_WAIT_S = 30.0
+"""After the app closed, how long to wait for the model thread to stop."""
+
+
+def _let_the_model_stop(labeler: Labeler) -> None:
+    """The closing app asked the model thread to stop; the process must not exit while MLX
+    computes there (the exit aborts). A token or a teaching step ends within a second, but a
+    page's prefill or a model's load runs to its end: say why the terminal waits."""
+    if not labeler.stop():
+        say("mlx-edugraph tui: waiting for the model to finish its current step ...")
+        labeler.stop(wait=MODEL_STOP_WAIT_S)
+
+
+def _chooser(ctx: Context) -> Callable[[Callable[[str], None], StopCheck], ModelChoice]:
     """How the app's labeler thread gets the model. A local folder is resolved now, so that a
-    missing model is said before the app opens; the demo model (which may build first) and
-    servers (which are asked) are resolved on that thread, their lines in the status bar."""
+    missing model is said before the app opens; the demo model (which may build first, stopping
+    when the app quits) and servers (which are asked) are resolved on that thread, their lines
+    in the status bar."""
     args = ctx.args
     if args.demo or args.server:
-        return lambda say: ctx.model(log=say)
+        return lambda say, stop: ctx.model(log=say, stop=stop)
     try:
         choice = ctx.model()
     except UserError as exc:
         raise UserError(f"{exc} (or browse stored results with --no-label)") from None
-    return lambda say: choice
+    return lambda say, stop: choice
 
 
 def _without_terminal(args: argparse.Namespace) -> int:

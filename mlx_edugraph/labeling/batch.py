@@ -123,6 +123,7 @@ def run(
 
     `cancelled` is asked before each page (the run stops cleanly between pages); `started` is
     told when the model starts on a page (the TUI marks it as labeling).
+    A `Stopped` from the engine ends the run at once, the page in flight unsaved.
     """
     triage = _Triage(engine, store, redo)
     if engine.in_flight:

@@ -9,6 +9,7 @@ from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.model.choice import ModelChoice
 from mlx_edugraph.model.engine import Engine
 from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS
+from mlx_edugraph.stopping import StopCheck
 
 
 def make_engine(
@@ -19,12 +20,14 @@ def make_engine(
     max_tokens: int | None = None,
     constrain: bool = True,
     note: Callable[[str], None] | None = None,
+    stop: StopCheck | None = None,
 ) -> Engine:
     """A `RemoteEngine` over the choice's servers, else the local `MlxEngine` of its model.
 
     The choice's prompt is the local model's prompt override, or for servers the source of the
     system prompt they are sent (when its policy sends one). `note` hears about servers taken
-    out (default: stderr; the TUI shows them in its status line).
+    out (default: stderr; the TUI shows them in its status line). `stop` stops the local model
+    within a token (`Stopped`, the page unsaved).
     """
     tokens = max_tokens or DEFAULT_MAX_TOKENS
     if choice.on_servers:
@@ -43,5 +46,10 @@ def make_engine(
     from mlx_edugraph.model.mlx_engine import MlxEngine
 
     return MlxEngine(
-        choice, ontology=ontology, max_pixels=max_pixels, max_tokens=tokens, constrain=constrain
+        choice,
+        ontology=ontology,
+        max_pixels=max_pixels,
+        max_tokens=tokens,
+        constrain=constrain,
+        stop=stop,
     )

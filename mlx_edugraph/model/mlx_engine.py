@@ -21,6 +21,7 @@ from mlx_edugraph.model.choice import ModelChoice
 from mlx_edugraph.model.grammar import Grammar
 from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS, LoadedWorksheet, WorksheetRef, load
 from mlx_edugraph.prediction import Prediction, Provenance, Timings
+from mlx_edugraph.stopping import StopCheck, Stopped
 
 EMBED_DEPTH = 0
 """Where the page vector comes from: the hidden states entering the language model's first
@@ -59,6 +60,7 @@ class MlxEngine:
         fast_forward: bool = True,
         answer_tokens: int | None = None,
         embed: bool = True,
+        stop: StopCheck | None = None,
     ):
         if choice.path is None:
             raise ValueError("MlxEngine runs a local model, not servers")
@@ -68,6 +70,8 @@ class MlxEngine:
         self.ontology = ontology
         self.max_pixels = max_pixels
         self.max_tokens = max_tokens
+        # Asked before each forward pass: a page stopped half-way raises `Stopped`, unsaved.
+        self.stop = stop
         # The shared prompt prefix's KV cache, built with the first worksheet.
         self.reuse_prefix = reuse_prefix
         self._prefix: vlm.Prefix | None = None
@@ -135,6 +139,9 @@ class MlxEngine:
         text = ""
         forward_s = time.perf_counter() - forward_started
         while True:
+            if self.stop is not None and self.stop():
+                steps.close()  # the model's layers as they were, before the stop goes up
+                raise Stopped
             waited = time.perf_counter()
             step = next(steps, None)
             forward_s += time.perf_counter() - waited

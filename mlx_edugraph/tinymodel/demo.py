@@ -4,7 +4,9 @@ EduGraph predictions.
 
 The cache entry's name carries a version and a hash of everything that shapes the model, so a
 changed template or answer set builds a new entry. It is built in a temporary folder beside the
-final one and renamed into place, so a crash never leaves a half-written model behind.
+final one and renamed into place, so a crash never leaves a half-written model behind. A
+build asked to stop (the review app quitting) stops within a teaching step and removes its
+temporary folder: the next run builds again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mlx_edugraph.paths import cache_dir as user_cache_dir
+from mlx_edugraph.stopping import StopCheck, check
 from mlx_edugraph.tinymodel.answers import TAUGHT_ANSWERS
 from mlx_edugraph.tinymodel.shapes import TINY
 from mlx_edugraph.tinymodel.teach import TEACH_SIZE
@@ -43,16 +46,22 @@ CHECK_SEEDS = range(2)
 """Unseen worksheet seeds the finished build must answer exactly."""
 
 
-def demo_model(cache_dir: Path | None = None, *, log: Callable[[str], None] | None = None) -> Path:
-    """The folder of the 4-bit MLX demo model, building it on first use (about a minute)."""
-    return _demo_entry(cache_dir, log) / "mlx"
+def demo_model(
+    cache_dir: Path | None = None,
+    *,
+    log: Callable[[str], None] | None = None,
+    stop: StopCheck | None = None,
+) -> Path:
+    """The folder of the 4-bit MLX demo model, building it on first use (about a minute);
+    a build raises `Stopped` soon after `stop` says so."""
+    return _demo_entry(cache_dir, log, stop) / "mlx"
 
 
 def demo_checkpoint(
     cache_dir: Path | None = None, *, log: Callable[[str], None] | None = None
 ) -> Path:
     """The taught tiny checkpoint in Hugging Face layout, as it went into the conversion."""
-    return _demo_entry(cache_dir, log) / "hf"
+    return _demo_entry(cache_dir, log, None) / "hf"
 
 
 def default_cache_dir() -> Path:
@@ -60,7 +69,9 @@ def default_cache_dir() -> Path:
     return user_cache_dir() / "models"
 
 
-def _demo_entry(cache_dir: Path | None, log: Callable[[str], None] | None) -> Path:
+def _demo_entry(
+    cache_dir: Path | None, log: Callable[[str], None] | None, stop: StopCheck | None
+) -> Path:
     from mlx_edugraph.tinymodel.checkpoint import shared_ontology_terms
 
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -82,7 +93,7 @@ def _demo_entry(cache_dir: Path | None, log: Callable[[str], None] | None) -> Pa
         work = Path(tmp) / "entry"
         say = log or (lambda _: None)
         say(f"building it once into {final} (about a minute on a laptop)")
-        _build(work, say)
+        _build(work, say, stop)
         try:
             os.rename(work, final)
         except OSError:
@@ -92,8 +103,9 @@ def _demo_entry(cache_dir: Path | None, log: Callable[[str], None] | None) -> Pa
     return final
 
 
-def _build(work: Path, say: Callable[[str], None]) -> None:
-    """Build, teach, convert and check the demo model inside `work`."""
+def _build(work: Path, say: Callable[[str], None], stop: StopCheck | None) -> None:
+    """Build, teach, convert and check the demo model inside `work` (`stop` is asked between
+    steps)."""
     from mlx_edugraph.convert.provenance import read_provenance, write_provenance
     from mlx_edugraph.tinymodel.checkpoint import build_checkpoint
     from mlx_edugraph.tinymodel.mlx_conversion import quantize
@@ -101,7 +113,8 @@ def _build(work: Path, say: Callable[[str], None]) -> None:
     from mlx_edugraph.tinymodel.teach import teach
 
     random_dir = build_checkpoint(work / "random", shape=TINY)
-    teach(random_dir, work / "hf", log=say)
+    teach(random_dir, work / "hf", log=say, stop=stop)
+    check(stop)
     # mlx-vlm's converter prints progress; keep it off the terminal (the TUI owns it).
     with contextlib.redirect_stdout(io.StringIO()):
         quantize(work / "hf", work / "mlx", bits=DEMO_BITS, group_size=DEMO_GROUP_SIZE)
@@ -110,7 +123,7 @@ def _build(work: Path, say: Callable[[str], None]) -> None:
     write_provenance(work / "mlx", {**record, "source": DEMO_SOURCE})
     wrong = [
         f"{r.kind} (seed {r.seed}): {r.text!r}"
-        for r in probe(work / "mlx", TAUGHT_ANSWERS, CHECK_SEEDS)
+        for r in probe(work / "mlx", TAUGHT_ANSWERS, CHECK_SEEDS, stop=stop)
         if r.text != TAUGHT_ANSWERS[r.kind]
     ]
     if wrong:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlx_edugraph.pages.samples import make_worksheet
+from mlx_edugraph.stopping import StopCheck, check
 from mlx_edugraph.tinymodel.teach import TEACH_SIZE
 
 
@@ -33,8 +34,10 @@ def probe(
     *,
     size: tuple[int, int] = TEACH_SIZE,
     max_tokens: int = 64,
+    stop: StopCheck | None = None,
 ) -> list[ProbeResult]:
-    """Greedy answers of the model in `model_dir` for each (kind, seed) sample page."""
+    """Greedy answers of the model in `model_dir` for each (kind, seed) sample page (`stop`
+    is asked before each)."""
     import time
 
     from mlx_edugraph.model import vlm
@@ -45,6 +48,7 @@ def probe(
     results = []
     for kind in kinds:
         for seed in seeds:
+            check(stop)
             started = time.perf_counter()
             encoded = vlm.encode(loaded, prompt, make_worksheet(kind, size=size, seed=seed))
             tokens = []

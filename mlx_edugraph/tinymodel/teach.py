@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlx_edugraph.stopping import StopCheck, check
 from mlx_edugraph.tinymodel.answers import TAUGHT_ANSWERS
 from mlx_edugraph.tinymodel.forward import answer_logits, positions_for
 from mlx_edugraph.tinymodel.teaching_pages import TeachingPage, prepare_pages
@@ -46,11 +47,14 @@ def teach(
     size: tuple[int, int] = TEACH_SIZE,
     seeds: Sequence[int] = TEACH_SEEDS,
     log: Callable[[str], None] | None = None,
+    stop: StopCheck | None = None,
 ) -> Path:
     """Teach `checkpoint` (HF layout) `answers` (default `TAUGHT_ANSWERS`); write it to `dest`.
 
     `dest` (new or empty) becomes a copy of the checkpoint with the taught weights, ready for
-    `mlx_edugraph.tinymodel.mlx_conversion.quantize`. Returns `dest`.
+    `mlx_edugraph.tinymodel.mlx_conversion.quantize`. Returns `dest`. `stop` is asked before
+    each page prepared and each step (a fraction of a second each); once it says so, `Stopped`
+    is raised and `dest` is left as it was.
     """
     import mlx.core as mx
     import mlx.nn as nn
@@ -69,7 +73,7 @@ def teach(
     loaded = vlm.load(str(checkpoint))
     model, processor = loaded.model, loaded.processor
     model.update(tree_map(lambda p: p.astype(mx.float32), model.parameters()))
-    pages, prefix = prepare_pages(model, processor, answers, size=size, seeds=seeds)
+    pages, prefix = prepare_pages(model, processor, answers, size=size, seeds=seeds, stop=stop)
     say(f"{len(pages)} pages prepared in {time.perf_counter() - started:.1f} s")
 
     model.freeze()
@@ -99,6 +103,7 @@ def teach(
     kinds = list(answers)
     by_kind = {kind: [page for page in pages if page.kind == kind] for kind in kinds}
     for step in range(steps):
+        check(stop)
         # Kinds in turn, so each is seen equally often whatever the batch size.
         batch = [
             rng.choice(by_kind[kinds[(step * batch_size + i) % len(kinds)]])

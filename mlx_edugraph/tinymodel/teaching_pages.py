@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlx_edugraph.pages.samples import make_worksheet
+from mlx_edugraph.stopping import StopCheck, check
 
 if TYPE_CHECKING:
     import mlx.core as mx
@@ -39,8 +40,10 @@ def prepare_pages(
     *,
     size: tuple[int, int],
     seeds: Sequence[int],
+    stop: StopCheck | None = None,
 ) -> tuple[list[TeachingPage], list[int]]:
-    """One page per (kind, seed); also the token prefix all pages share (up to the image)."""
+    """One page per (kind, seed); also the token prefix all pages share (up to the image).
+    `stop` is asked before each page (`Stopped`)."""
     import mlx.core as mx
     import mlx.nn as nn
 
@@ -62,6 +65,7 @@ def prepare_pages(
         for kind, answer in answers.items():
             answer_ids = tokenizer.encode(answer, add_special_tokens=False) + [end]
             for seed in seeds:
+                check(stop)
                 inputs = vlm.encode(loaded, prompt, make_worksheet(kind, size=size, seed=seed))
                 grid = inputs.extra["image_grid_thw"]
                 last, deepstack = vision(inputs.pixel_values.astype(dtype), grid)
