@@ -168,7 +168,7 @@ class Context:
         demo = getattr(args, "demo", False) and not servers
         log = log or (lambda line: say(f"demo: {line}"))
         try:
-            if demo:
+            if demo and value is None:  # a model named by value (--compare A B) stays
                 from mlx_edugraph.tinymodel import demo_model
 
                 value = str(demo_model(log=log))
