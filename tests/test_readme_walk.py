@@ -109,7 +109,7 @@ def test_every_readme_command_runs_on_the_demo_offline(walk_folder: tuple[Path, 
     assert run.returncode == 0, run.stderr
     results = json.loads(run.stdout)
     assert len(results) == len(lines)
-    for line, result in zip(lines, results):
+    for line, result in zip(lines, results, strict=True):
         expected = 2 if any(marker in result["argv"] for marker in REFUSED_OFFLINE) else 0
         said = result["err"].strip().splitlines()
         assert result["code"] == expected, f"{line}\n{result['err']}"
