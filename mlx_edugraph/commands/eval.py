@@ -136,10 +136,10 @@ def _evaluate(ctx: Context) -> int:
     if not args.latest:
         args.truth = demo_truth(ctx) or args.truth
     truth, source = _truth_file(args.truth)  # first: a malformed file fails before any model
-    ontology = _ontology(ctx)
     # Only a truth file can send pages to the model; without one, eval only reads the store.
     first = "label worksheets and review them in `mlx-edugraph tui` (or give --truth FILE)"
     with ctx.store(existing=not args.truth, first=first) as store:
+        ontology = _ontology(ctx)
         if not args.truth:
             truth, source = _truth_from_reviews(store)
         refs = _pages(args.paths) if args.paths else None
