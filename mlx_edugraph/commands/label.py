@@ -144,7 +144,11 @@ def _paths(args: argparse.Namespace) -> list[Path]:
         "DEMO: labels come from a tiny demo model trained on generated worksheets; "
         "they are not real EduGraph predictions."
     )
-    return list(args.paths) or ([] if args.redo_older else [demo_worksheets()])
+    if args.paths or args.redo_older:
+        return list(args.paths)
+    folder = demo_worksheets()
+    say(f"demo worksheets (and their truth.jsonl): {folder}")
+    return [folder]
 
 
 def _page_counts(paths: list[Path]) -> str:
