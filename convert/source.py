@@ -94,7 +94,11 @@ def download(repo_id: str, *, revision: str | None = None) -> Source:
             )
         )
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as exc:
-        raise ConvertError(f"could not download {repo_id}: {exc}") from exc
+        # Hugging Face's messages run over several lines: one `error:` line says it all.
+        reason = " ".join(str(exc).split())
+        raise ConvertError(
+            f"could not download {repo_id} (convert needs the network once): {reason}"
+        ) from exc
     return Source(repo_id, folder, commit)
 
 

@@ -56,8 +56,8 @@ def test_1_a_given_path_is_missing(pages: Path, taught_mlx_model: Path, tmp_path
 
 
 def test_1_out_cannot_be_written(pages: Path, taught_mlx_model: Path, tmp_path: Path) -> None:
-    (tmp_path / "a-file").write_text("not a folder")
-    out = tmp_path / "a-file" / "labels.jsonl"
+    out = tmp_path / "labels.jsonl"
+    out.mkdir()  # a folder where the file goes: found only when writing it
     run = cli("label", pages, "--model", taught_mlx_model, "--out", out, home=tmp_path)
     assert run.returncode == ExitCode.INCOMPLETE, run.stderr
     assert re.search(r"error: .*every result is saved in ", run.stderr), run.stderr

@@ -141,7 +141,7 @@ def test_files_in_the_root_itself_or_outside_it_are_refused(store_with_pages, tm
         ]
     with pytest.raises(ImageLinkError, match="directly in the document root"):
         link_images(refs[:2], root / "ws" / "pages", root=root / "ws")
-    with pytest.raises(ImageLinkError, match="is not under the image root"):
+    with pytest.raises(ImageLinkError, match="2 page image.s. lie outside the image root"):
         link_images(refs[:2], root / "pages", root=tmp_path / "elsewhere")
 
 

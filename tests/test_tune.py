@@ -215,9 +215,13 @@ def test_too_few_or_no_reviews_are_refused_and_change_nothing(home: Path) -> Non
         assert len(list(store.reviews())) == 5 and len(list(store.predictions())) == 24
         for review in reviews[:5]:
             store.delete_review(review.sha256, review.page)
-    run = cli("tune", "--demo", *TUNE, home=home)
+    # The demo model by its folder: with --demo and no reviews, tune learns from the demo's
+    # truth file instead (tests/test_readme_walk.py).
+    (entry,) = (home / "cache" / "models").iterdir()
+    model = ("--model", entry / "mlx")
+    run = cli("tune", *model, *TUNE, home=home)
     assert run.returncode == 2 and "no reviewed pages to learn from" in run.stderr
-    run = cli("tune", "--demo", "--db", home / "none.sqlite", *TUNE, home=home)
+    run = cli("tune", *model, "--db", home / "none.sqlite", *TUNE, home=home)
     assert run.returncode == 2 and "no store at" in run.stderr
     assert not (home / "none.sqlite").exists()
     assert cli("tune", "--demo", "--steps", "0", home=home).returncode == 2
@@ -311,7 +315,7 @@ def test_killed_and_interrupted_runs_keep_the_model_in_use_and_resume(home: Path
     process.send_signal(signal.SIGINT)
     _, rest = process.communicate(timeout=120)
     assert process.returncode == 130, rest
-    assert "interrupted at step" in rest and "tune --resume" in rest
+    assert "interrupted at step" in rest and "`mlx-edugraph tune --demo --resume`" in rest
     assert not list(root.glob("v*")) and current(home) == "base"
     step = int(rest.split("interrupted at step ")[1].split()[0])
     assert step >= 30

@@ -41,6 +41,8 @@ class Settings:
     review only."""
     ontology_file: Path | None = None
     ontology_version: str | None = None
+    demo: bool = False
+    """The demo: without a file or cached release, the demo's own ontology."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_tokens: int | None = None
 
@@ -190,12 +192,14 @@ class Labeler:
 
         try:
             resolution = resolve_ontology(
-                self.settings.ontology_file, version=self.settings.ontology_version
+                self.settings.ontology_file,
+                version=self.settings.ontology_version,
+                demo=self.settings.demo,
             )
         except OntologyError as exc:
             self.post(OntologyReady(None, str(exc)))
             return None
-        self.post(OntologyReady(resolution.ontology, resolution.warning))
+        self.post(OntologyReady(resolution.ontology, resolution.summary or resolution.warning))
         return resolution.ontology
 
     def _serve(self, engine, store) -> None:

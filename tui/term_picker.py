@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from mlx_edugraph.labels.ontology import Ontology
+from mlx_edugraph.labels.ontology import Ontology, search_names
 from mlx_edugraph.prediction import DIMENSIONS
 
 
@@ -29,6 +29,8 @@ class TermPicker(ModalScreen[tuple[str, str] | None]):
         self.ontology = ontology
         self.dimension = dimension
         self.exclude = exclude
+        self.stored: dict[str, set[str]] = {}
+        """Without an ontology: the terms the store already holds, offered after the typed one."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
@@ -37,6 +39,12 @@ class TermPicker(ModalScreen[tuple[str, str] | None]):
             yield OptionList(id="picker-options")
 
     def on_mount(self) -> None:
+        settings = getattr(self.app, "settings", None)
+        if self.ontology is None and settings is not None and settings.db.is_file():
+            from mlx_edugraph.store.sqlite_store import Store
+
+            with Store(settings.db) as store:
+                self.stored = store.terms()
         self._refresh()
 
     def action_next_dimension(self) -> None:
@@ -60,8 +68,12 @@ class TermPicker(ModalScreen[tuple[str, str] | None]):
         options = self.query_one(OptionList)
         options.clear_options()
         if self.ontology is None:
-            if query.strip():
-                options.add_option(Option(f"{query.strip()} (unverified)", id=query.strip()))
+            typed = query.strip()
+            if typed:
+                options.add_option(Option(f"{typed} (unverified)", id=typed))
+            for name in search_names(query, self.stored.get(self.dimension, ()), limit=12):
+                if name not in self.exclude and name != typed:
+                    options.add_option(Option(f"{name} (in the store)", id=name))
         else:
             for name in self.ontology.search(query, self.dimension, limit=12):
                 if name not in self.exclude:

@@ -18,6 +18,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model", help="an MLX model folder (default: --proxy tiny)")
     source.add_argument(
+        "--demo", action="store_true", help="the tiny demo model (built once, no download)"
+    )
+    source.add_argument(
         "--proxy",
         choices=("tiny", "small", "4b"),
         help="a random-weight Qwen3-VL of these shapes, built once into the user cache "
@@ -99,6 +102,10 @@ def main(args: argparse.Namespace) -> int:
         return _servers(ctx)
     if args.collection:
         return _collection(ctx)
+    if args.demo:
+        from mlx_edugraph.tinymodel import demo_model
+
+        args.model = str(demo_model(log=lambda line: say(f"demo: {line}")))
     proxy = args.proxy or (None if args.model else "tiny")
     model = proxy_model(proxy, log=say) if proxy else args.model
     if args.tune:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
-    """--db, --ontology and --ontology-version."""
+    """--db, --ontology, --ontology-version and --verbose."""
     parser.add_argument("--db", type=Path, help="results store (default: in the user data folder)")
     parser.add_argument("--ontology", type=Path, help="EduGraph ontology file (TTL or RDF/XML)")
     parser.add_argument(
@@ -35,6 +35,19 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="EduGraph release to download when no file is given (default v0.4.0)",
     )
+    parser.add_argument(
+        "--verbose", action="store_true", help="say in full why no ontology is at hand"
+    )
+
+
+def add_demo_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """--demo for commands without a model of their own: the demo's ontology (and model)."""
+    parser.add_argument("--demo", action="store_true", help=help)
+
+
+def demo_hint(args: argparse.Namespace, command: str) -> str:
+    """`mlx-edugraph <command>`, with --demo when the demo is in use: a hint that runs."""
+    return f"mlx-edugraph {command}" + (" --demo" if getattr(args, "demo", False) else "")
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,26 +107,31 @@ class Context:
         if labeled and store.is_empty():
             store.close()
             raise UserError(
-                f"the store {self.db} has no labeled pages yet: run `mlx-edugraph label` "
-                "(or `tui`) on your worksheets first"
+                f"the store {self.db} has no labeled pages yet: run "
+                f"`{demo_hint(self.args, 'label')}` (or `tui`) on your worksheets first"
             )
         return store
 
     def ontology(self, *, unverified: str = "") -> Ontology | None:
-        """The ontology of --ontology / --ontology-version, else the cached or downloaded
-        release; without one, a warning (plus `unverified`: what that means for this command)
-        and None. A given file that cannot be used is a `UserError`."""
+        """The ontology of --ontology / --ontology-version, else the cached release, else the
+        demo's own (--demo), else the downloaded release; without one, a warning (plus
+        `unverified`: what that means for this command) and None. A given file that cannot be
+        used is a `UserError`."""
         if self._ontology is None:
             from mlx_edugraph.labels.ontology import OntologyError
             from mlx_edugraph.labels.ontology_source import resolve_ontology
 
             try:
                 resolution = resolve_ontology(
-                    self.args.ontology, version=getattr(self.args, "ontology_version", None)
+                    self.args.ontology,
+                    version=getattr(self.args, "ontology_version", None),
+                    demo=getattr(self.args, "demo", False),
                 )
             except OntologyError as exc:
                 raise UserError(str(exc)) from None
-            if resolution.warning:
+            if resolution.summary and not getattr(self.args, "verbose", False):
+                say(f"warning: {resolution.summary}{unverified} (--verbose: why)")
+            elif resolution.warning:
                 say(f"warning: {resolution.warning}{unverified}")
             self._ontology = (resolution.ontology,)
         return self._ontology[0]
@@ -152,7 +170,7 @@ class Context:
         demo = getattr(args, "demo", False) and not servers
         log = log or (lambda line: say(f"demo: {line}"))
         try:
-            if demo:
+            if demo and value is None:  # a model named by value (--compare A B) stays
                 from mlx_edugraph.tinymodel import demo_model
 
                 value = str(demo_model(log=log, stop=stop))
@@ -200,3 +218,44 @@ def existing_paths(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     for path in missing:
         say(f"error: no such file or folder: {path}")
     return [path for path in paths if path.exists()], missing
+
+
+def output_format(path: Path, fmt: str | None, suffixes: dict[str, str], default: str) -> str:
+    """The format to write `path` in: --format, else its suffix's (none: `default`); a suffix
+    of no format is refused, naming the formats, rather than written as another format."""
+    if fmt:
+        return fmt
+    suffix = path.suffix.lower()
+    if not suffix:
+        return default
+    if suffix not in suffixes:
+        known = ", ".join(f"{s} ({f})" for s, f in suffixes.items())
+        raise UserError(
+            f"{path}: no format writes {suffix} files; name it {known}, or give --format"
+        )
+    return suffixes[suffix]
+
+
+def output_folder(path: Path) -> None:
+    """Refuse an output in a folder that does not exist: making it would hide a typo (and as
+    root, make folders anywhere). Checked before any work, so nothing is made or lost."""
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write {path}: no folder {folder} (create it first)")
+
+
+def demo_truth(ctx: Context) -> Path | None:
+    """With --demo and no --truth: the demo's truth file when the store holds no accepted or
+    corrected reviews (said so), so `tune --demo` and `eval --demo` run before any review."""
+    args = ctx.args
+    if not getattr(args, "demo", False) or args.truth is not None:
+        return None
+    if ctx.db.is_file():
+        with ctx.store() as store:
+            if any(review.is_truth for review in store.reviews()):
+                return None
+    from mlx_edugraph.tinymodel.demo import demo_truth as truth_file
+
+    truth = truth_file()
+    say(f"demo: no reviews in the store yet; using the demo's truth file {truth}")
+    return truth

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mlx_edugraph.commands.context import Context, say
+from mlx_edugraph.commands.context import Context, demo_hint, say
 from mlx_edugraph.commands.vector_options import (
     add_vector_arguments,
     neighbour_record,
@@ -50,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
     if missing:
         say(
             f"warning: {missing} page(s) have no vector from this model and were not compared "
-            "(labeled through --server, or by another version): run `mlx-edugraph embed`"
+            f"(labeled through --server, or by another version): run `{demo_hint(args, 'embed')}`"
         )
     pages = sum(len(group) for group in groups)
     say(f"{len(groups)} group(s) of near-duplicates, {pages} page(s)")

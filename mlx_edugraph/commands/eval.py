@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlx_edugraph import __version__
-from mlx_edugraph.commands.context import Context, add_input_arguments, say
+from mlx_edugraph.commands.context import (
+    Context,
+    add_demo_argument,
+    add_input_arguments,
+    demo_truth,
+    output_folder,
+    say,
+)
 from mlx_edugraph.commands.server_options import add_server_arguments
 from mlx_edugraph.errors import ExitCode, UserError
 
@@ -55,6 +62,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--model",
         help="the model to evaluate (default: the model `mlx-edugraph convert` writes)",
     )
+    add_demo_argument(
+        parser,
+        "evaluate the tiny demo model (no download); with no reviews in the store and no "
+        "--truth, against the demo worksheets' truth file",
+    )
     parser.add_argument(
         "--latest",
         action="store_true",
@@ -93,6 +105,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     ctx = Context(args)
+    if args.report:  # a report into a missing folder fails before any work
+        output_folder(args.report)
     return _compare(ctx) if args.compare else _evaluate(ctx)
 
 
@@ -119,9 +133,13 @@ def _evaluate(ctx: Context) -> int:
         )
     if args.server and args.model:
         raise UserError("--server labels on the servers' model; drop --model")
+    if not args.latest:
+        args.truth = demo_truth(ctx) or args.truth
     truth, source = _truth_file(args.truth)  # first: a malformed file fails before any model
-    ontology = _ontology(ctx)
-    with ctx.store() as store:
+    # Only a truth file can send pages to the model; without one, eval only reads the store.
+    first = "label worksheets and review them in `mlx-edugraph tui` (or give --truth FILE)"
+    with ctx.store(existing=not args.truth, first=first) as store:
+        ontology = _ontology(ctx)
         if not args.truth:
             truth, source = _truth_from_reviews(store)
         refs = _pages(args.paths) if args.paths else None

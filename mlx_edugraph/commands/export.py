@@ -5,8 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlx_edugraph.commands.context import Context, add_store_arguments, say
+from mlx_edugraph.commands.context import (
+    Context,
+    add_demo_argument,
+    add_store_arguments,
+    output_folder,
+    output_format,
+    say,
+)
 from mlx_edugraph.errors import ExitCode, UserError
+
+SUFFIXES = {".jsonl": "jsonl", ".csv": "csv", ".json": "labelstudio"}
+"""The export's suffixes and their formats."""
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +32,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="export this model folder's predictions (default: each page's newest prediction)",
     )
+    add_demo_argument(parser, "the demo's ontology: for a store the demo model labeled")
     parser.add_argument(
         "--reviewed-only", action="store_true", help="only pages a person accepted or corrected"
     )
@@ -41,11 +52,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mlx_edugraph.store.export_reviewed import export_reviewed, format_for, reviewed_pages
+    from mlx_edugraph.store.export_reviewed import export_reviewed, reviewed_pages
 
     ctx = Context(args)
-    fmt = format_for(args.out, args.format)
-    with ctx.store(existing=True) as store:
+    fmt = output_format(args.out, args.format, SUFFIXES, "jsonl")
+    output_folder(args.out)
+    with ctx.store(labeled=True) as store:
         # The folder's version in use (`mlx-edugraph versions`), as `label` would run it.
         fingerprint = ctx.model(str(args.model)).fingerprint if args.model else None
         pages = list(reviewed_pages(store, fingerprint))
@@ -69,6 +81,10 @@ def _label_studio(ctx: Context, pages: list) -> int:
     from mlx_edugraph.labelstudio.images import ImageLinkError
 
     args = ctx.args
+    errors = [page for page in pages if page.prediction.outcome == "error"]
+    if errors:  # a file that could not be read has nothing to show or label in Label Studio
+        say(f"left out {len(errors)} page(s) whose file could not be read (error records)")
+        pages = [page for page in pages if page.prediction.outcome != "error"]
     ontology = ctx.ontology(unverified="; the labeling config lists only the exported terms, flat")
     try:
         export = export_label_studio(

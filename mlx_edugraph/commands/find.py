@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mlx_edugraph.commands.context import Context, add_store_arguments, say
+from mlx_edugraph.commands.context import Context, add_demo_argument, add_store_arguments, say
 from mlx_edugraph.errors import ExitCode, UserError
 from mlx_edugraph.prediction import DIMENSIONS
 
@@ -34,6 +34,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print a JSON list for scripts")
     add_store_arguments(parser)
+    add_demo_argument(parser, "the demo's ontology: for a store the demo model labeled")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -46,7 +47,10 @@ def main(args: argparse.Namespace) -> int:
         raise UserError("--min-confidence must be between 0 and 1")
     ctx = Context(args)
     with ctx.store(labeled=True) as store:
-        wanted = _wanted(asked, ctx.ontology(unverified="; terms match exactly, not their parts"))
+        ontology = ctx.ontology(unverified="; terms match exactly, not their parts")
+        if ontology is None:
+            _say_unstored(asked, store.terms())
+        wanted = _wanted(asked, ontology)
         matched = find(store, wanted, reviewed=args.reviewed, min_confidence=args.min_confidence)
         if args.paths:
             matched = _under_paths(store, matched, args.paths)
@@ -84,8 +88,23 @@ def _check(term: str, dimension: str, ontology) -> str | None:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         return f"{term} is not a term of the EduGraph ontology {ontology.version}{hint}"
     if actual != dimension:
-        return f"{term} is an {actual} term: use --{actual.lower()} {term}"
+        article = "an" if actual[0] in "AEIOU" else "a"
+        return f"{term} is {article} {actual} term: use --{actual.lower()} {term}"
     return None
+
+
+def _say_unstored(asked: dict[str, list[str]], stored: dict[str, set[str]]) -> None:
+    """Without an ontology to check them, say which asked terms no stored page names, with
+    the stored terms they may have meant."""
+    from mlx_edugraph.labels.ontology import search_names
+
+    for dimension, terms in asked.items():
+        names = stored.get(dimension, set())
+        for term in terms:
+            if term not in names:
+                close = search_names(term, names, limit=3) if term.strip() else []
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                say(f"warning: no stored page has the {dimension} term {term}{hint}")
 
 
 def _under_paths(store, matched, paths: list[Path]):

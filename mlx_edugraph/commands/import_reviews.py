@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlx_edugraph.commands.context import Context, add_store_arguments
+from mlx_edugraph.commands.context import Context, add_demo_argument, add_store_arguments
 from mlx_edugraph.errors import ExitCode, UserError
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="a Label Studio project's JSON export")
     add_store_arguments(parser)
+    add_demo_argument(parser, "the demo's ontology: for a store the demo model labeled")
     parser.add_argument(
         "--image-root",
         type=Path,

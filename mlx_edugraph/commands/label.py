@@ -12,6 +12,8 @@ from mlx_edugraph.commands.context import (
     add_input_arguments,
     add_model_arguments,
     existing_paths,
+    output_folder,
+    output_format,
     say,
 )
 from mlx_edugraph.commands.server_options import add_server_arguments
@@ -37,7 +39,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--format",
         choices=("jsonl", "csv"),
         default=None,
-        help="format of --out (default: from its suffix, else jsonl)",
+        help="format of --out (default: from its suffix, .jsonl or .csv)",
     )
     add_model_arguments(
         parser,
@@ -77,19 +79,29 @@ def parse_pages(value: str | None) -> range | None:
         start, stop = int(first), int(last or first)
     except ValueError:
         raise UserError(f"--pages: expected N or N-M, got {value!r}") from None
+    if not 1 <= start <= stop:
+        raise UserError(f"--pages: expected pages from 1 up, first <= last; got {value!r}")
     return range(start, stop + 1)
+
+
+OUT_FORMATS = {".jsonl": "jsonl", ".csv": "csv"}
+"""--out's suffixes and their formats."""
 
 
 def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.pages.worksheets import discover
 
     ctx = Context(args)
+    if args.out:  # a bad --out fails before anything is labeled
+        args.format = output_format(args.out, args.format, OUT_FORMATS, "jsonl")
+        output_folder(args.out)
+    pages = parse_pages(args.pages)
     paths, missing = existing_paths(_paths(args))
     choice = ctx.model()
     if not (paths or missing or args.redo_older):
         raise UserError("give worksheet files or folders (or --demo)")
     ctx.ontology()  # a bad --ontology file fails before the model loads
-    refs = list(discover(paths, pages=parse_pages(args.pages)))
+    refs = list(discover(paths, pages=pages))
     store = ctx.store()
     if args.redo_older:
         refs += _older_refs(store, choice, {(ref.path, ref.page) for ref in refs})
@@ -99,6 +111,8 @@ def main(args: argparse.Namespace) -> int:
         if args.redo_older:
             print(f"no pages labeled by other versions of {choice.path}: nothing to do")
             return ExitCode.OK
+        if pages is not None:
+            raise UserError(f"--pages {args.pages}: no such page in {_page_counts(paths)}")
         raise UserError("no worksheets (PNG, JPEG, WebP, TIFF, BMP, GIF, PDF) found")
     engine = ctx.engine(choice, constrain=not args.no_constrain)
     _say_loaded(engine, choice, len(refs), store)
@@ -130,7 +144,28 @@ def _paths(args: argparse.Namespace) -> list[Path]:
         "DEMO: labels come from a tiny demo model trained on generated worksheets; "
         "they are not real EduGraph predictions."
     )
-    return list(args.paths) or ([] if args.redo_older else [demo_worksheets()])
+    if args.paths or args.redo_older:
+        return list(args.paths)
+    folder = demo_worksheets()
+    say(f"demo worksheets (and their truth.jsonl): {folder}")
+    return [folder]
+
+
+def _page_counts(paths: list[Path]) -> str:
+    """The given PDFs with their page counts: "a.pdf (2 pages), b.pdf (1 page)"."""
+    from mlx_edugraph.pages.worksheets import PDF_SUFFIXES, WorksheetError, pdf_page_count
+
+    pdfs = [p for p in paths if p.suffix.lower() in PDF_SUFFIXES] or [
+        pdf for folder in paths if folder.is_dir() for pdf in sorted(folder.rglob("*.pdf"))
+    ]
+    counts = []
+    for pdf in pdfs:
+        try:
+            count = pdf_page_count(pdf)
+        except WorksheetError:
+            continue
+        counts.append(f"{pdf} ({count} page{'s' if count != 1 else ''})")
+    return ", ".join(counts) or "the given files (no PDF among them)"
 
 
 def _say_loaded(engine: Engine, choice: ModelChoice, pages: int, store: Store) -> None:
@@ -180,7 +215,7 @@ def _write_out(results: list[Prediction], args: argparse.Namespace, db: Path) ->
     the same file as an unbroken one."""
     from mlx_edugraph.store.export_predictions import ExportError, export
 
-    fmt = args.format or ("csv" if args.out.suffix.lower() == ".csv" else "jsonl")
+    fmt = args.format
     results.sort(key=lambda prediction: (prediction.path, prediction.page))
     try:
         count = export(results, args.out, fmt)

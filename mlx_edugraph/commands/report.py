@@ -6,8 +6,18 @@ import argparse
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlx_edugraph.commands.context import Context, add_store_arguments, say
+from mlx_edugraph.commands.context import (
+    Context,
+    add_demo_argument,
+    add_store_arguments,
+    output_folder,
+    output_format,
+    say,
+)
 from mlx_edugraph.errors import ExitCode, UserError
+
+SUFFIXES = {".html": "html", ".htm": "html", ".md": "md"}
+"""The report's suffixes and their formats."""
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +32,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=("html", "md"), help="default: from --out, else html")
     add_store_arguments(parser)
+    add_demo_argument(parser, "the demo's ontology: for a store the demo model labeled")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -30,8 +41,9 @@ def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.paths import write_atomic
     from mlx_edugraph.store.collection import pages, under_paths
 
-    fmt = args.format or ("md" if args.out and args.out.suffix.lower() == ".md" else "html")
-    out = args.out or Path(f"coverage-report.{fmt}")
+    fmt = output_format(args.out, args.format, SUFFIXES, "html") if args.out else args.format
+    out = args.out or Path(f"coverage-report.{fmt or 'html'}")
+    output_folder(out)
     ctx = Context(args)
     with ctx.store(labeled=True) as store:
         db = store.path
@@ -59,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
         "else with its newest prediction.",
     ]
     title = "Worksheet coverage of the EduGraph ontology"
-    render = html_report if fmt == "html" else markdown_report
+    render = markdown_report if fmt == "md" else html_report
     try:
         write_atomic(out, render(title, header, sections, duplicates).encode("utf-8"))
     except OSError as exc:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mlx_edugraph.commands.context import Context, say
+from mlx_edugraph.commands.context import Context, demo_hint, say
 from mlx_edugraph.commands.vector_options import (
     add_vector_arguments,
     neighbour_record,
@@ -64,24 +64,25 @@ def _nearest(ctx: Context, store):
     index = VectorIndex.load(store, model)
     vector = index.vector_of(page)
     if vector is None:
-        vector = _embed_new(args.path, page, store, choice, model)
+        vector = _embed_new(args, page, store, choice, model)
     return index.nearest(vector, args.k, skip=page)
 
 
-def _embed_new(path: Path, page: tuple[str, int], store, choice, model: str):
+def _embed_new(args, page: tuple[str, int], store, choice, model: str):
     """The vector of a page the store has no vector of, made by the local model."""
+    path = args.path
     from mlx_edugraph.model.mlx_engine import MlxEngine
     from mlx_edugraph.pages.worksheets import WorksheetError, WorksheetRef, load
 
     if store.latest(*page) is not None:
         raise UserError(
             f"{path} is in the store without a vector from model {model} (labeled through "
-            f"--server, or by another model version): run `mlx-edugraph embed {path}` first"
+            f"--server, or by another model version): run `{demo_hint(args, 'embed')} {path}` first"
         )
     if choice is None or choice.fingerprint != model:
         raise UserError(
             f"{path} is not in the store, and embedding it needs the model of the stored "
-            f"vectors ({model}) installed locally: give it with --model"
+            f"vectors ({model}) installed locally: give it with --model (or --demo)"
         )
     try:  # read it before loading the model: an unreadable file fails fast
         sheet = load(WorksheetRef(path, page[1]), sha256=page[0])

@@ -79,6 +79,7 @@ def main(args: argparse.Namespace) -> int:
         choose=choose,
         ontology_file=args.ontology,
         ontology_version=args.ontology_version,
+        demo=args.demo,
         max_pixels=args.max_pixels,
         max_tokens=args.max_tokens,
     )
@@ -137,6 +138,6 @@ def _without_terminal(args: argparse.Namespace) -> int:
     label_args = parser.parse_args([])
     shared = ("paths", "model", "demo", "db", "ontology", "ontology_version", "max_pixels")
     remote = ("server", "model_name", "system_prompt", "prompt_from", "in_flight", "timeout")
-    for name in (*shared, *remote, "max_tokens", "pages", "retries"):
+    for name in (*shared, *remote, "max_tokens", "pages", "retries", "verbose"):
         setattr(label_args, name, getattr(args, name))
     return label.main(label_args)

@@ -11,6 +11,8 @@ from mlx_edugraph.commands.context import (
     Context,
     add_input_arguments,
     add_model_arguments,
+    demo_hint,
+    demo_truth,
     positive,
     say,
 )
@@ -93,12 +95,13 @@ def main(args: argparse.Namespace) -> int:
     ctx = Context(args)
     base = ctx.model().path
     ontology = ctx.ontology()
+    args.truth = demo_truth(ctx) or args.truth
     store = None
     if args.truth is None:
         first = "label worksheets and review them in `mlx-edugraph tui` (or give --truth FILE)"
         store = ctx.store(existing=True, first=first)
     try:
-        return _tune(_options(args, base, store, ontology))
+        return _tune(_options(args, base, store, ontology), args)
     finally:
         if store is not None:
             store.close()
@@ -132,7 +135,7 @@ def _options(args: argparse.Namespace, base: str, store, ontology):
     )
 
 
-def _tune(options) -> int:
+def _tune(options, args: argparse.Namespace) -> int:
     """The run, with its progress bar; its failures and interruptions said as they end."""
     from mlx_edugraph.evaluation.truth import TruthError
     from mlx_edugraph.tuning.run import Interrupted, TuneError, tune
@@ -149,24 +152,24 @@ def _tune(options) -> int:
         bar.close()
         say(
             f"interrupted at step {exc.step} of {exc.total}: the checkpoint is kept; "
-            "`mlx-edugraph tune --resume` goes on from it (the model in use is unchanged)"
+            f"`{demo_hint(args, 'tune')} --resume` goes on from it (the model in use is unchanged)"
         )
         return ExitCode.INTERRUPTED
     except KeyboardInterrupt:
         bar.close()
         say(
             "\ninterrupted: no version was made and the model in use is unchanged; the last "
-            "checkpoint (if any) is kept for `mlx-edugraph tune --resume`"
+            f"checkpoint (if any) is kept for `{demo_hint(args, 'tune')} --resume`"
         )
         return ExitCode.INTERRUPTED
     finally:
         bar.close()
-    for line in _result_lines(result):
+    for line in _result_lines(result, args):
         print(line)
     return ExitCode.OK
 
 
-def _result_lines(result) -> list[str]:
+def _result_lines(result, args: argparse.Namespace) -> list[str]:
     from mlx_edugraph.prediction import DIMENSIONS
 
     before, after = result.before, result.after
@@ -188,13 +191,14 @@ def _result_lines(result) -> list[str]:
     if result.promoted:
         lines.append(f"{name} is now the model `label` and `tui` use (report: {folder}/report.md)")
         lines.append(
-            "relabel the pages older versions labeled: `mlx-edugraph label --redo-older`; "
-            "go back: `mlx-edugraph versions --use " + result.measured_against + "`"
+            f"relabel the pages older versions labeled: `{demo_hint(args, 'label')} "
+            f"--redo-older`; go back: `{demo_hint(args, 'versions')} --use "
+            f"{result.measured_against}`"
         )
     else:
         lines.append(
             f"{name} is kept aside, not used (report: {folder}/report.md); "
-            f"use it anyway: `mlx-edugraph versions --use {name}`"
+            f"use it anyway: `{demo_hint(args, 'versions')} --use {name}`"
         )
     return lines
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from mlx_edugraph.commands.context import Context, add_store_arguments
+from mlx_edugraph.commands.context import Context, add_demo_argument, add_store_arguments
 from mlx_edugraph.errors import UserError
 
 if TYPE_CHECKING:
@@ -15,19 +15,20 @@ if TYPE_CHECKING:
 
 
 def add_vector_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model and the store options."""
+    """--model, --demo and the store options."""
     parser.add_argument(
         "--model",
         help="MLX model folder whose vectors are compared (default: the converted model if "
         "there is one, else the model of the store's newest vectors)",
     )
     add_store_arguments(parser)
+    add_demo_argument(parser, "the tiny demo model's vectors (built once, no download)")
 
 
 def vector_model(ctx: Context, *, required: bool) -> ModelChoice | None:
     """The local model (its current tuned version) of --model or the default folder; None
     when none is installed and none was asked for, unless `required`."""
-    if required or ctx.args.model is not None:
+    if required or ctx.args.model is not None or ctx.args.demo:
         return ctx.model()
     try:
         return ctx.model()

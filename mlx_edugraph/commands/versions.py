@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mlx_edugraph.commands.context import Context, add_model_arguments, say
+from mlx_edugraph.commands.context import Context, add_model_arguments, demo_hint, say
 from mlx_edugraph.errors import ExitCode, UserError
 
 
@@ -31,7 +31,7 @@ def main(args: argparse.Namespace) -> int:
         except versions.VersionError as exc:
             raise UserError(str(exc)) from None
         say(f"{args.use} is now the model `label` and `tui` use")
-        say("relabel what other versions labeled: `mlx-edugraph label --redo-older`")
+        say(f"relabel what other versions labeled: `{demo_hint(args, 'label')} --redo-older`")
     for line in version_lines(base):
         print(line)
     return ExitCode.OK

@@ -7,7 +7,7 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,13 +125,7 @@ class Ontology:
     def search(self, query: str, dimension: str | None = None, limit: int = 10) -> list[str]:
         """Names best matching `query` (for completion): exact, prefix, substring,
         letters in order ("intmul"), then near-misses; case-insensitive."""
-        names = self.terms_of(dimension) if dimension else sorted(self.terms)
-        needle = query.strip().lower()
-        if not needle:
-            return names[:limit]
-        scored = [(_match_score(needle, name.lower()), name) for name in names]
-        scored = sorted((item for item in scored if item[0] > 0), key=lambda s: (-s[0], s[1]))
-        return [name for _, name in scored[:limit]]
+        return search_names(query, self.terms_of(dimension) if dimension else self.terms, limit)
 
     def to_json(self) -> str:
         """A JSON form that loads without rdflib (the parse cache)."""
@@ -168,6 +162,18 @@ def _term_from_dict(item: dict) -> Term:
         raise ValueError(f"malformed term {item!r:.200}")
     name, dimension, definition, comment, iri = texts
     return Term(name, dimension, tuple(parents), definition, comment, iri)
+
+
+def search_names(query: str, names: Iterable[str], limit: int = 10) -> list[str]:
+    """The names best matching `query`, as `Ontology.search` ranks them (also for names
+    without an ontology: the terms a store holds)."""
+    names = sorted(names)
+    needle = query.strip().lower()
+    if not needle:
+        return names[:limit]
+    scored = [(_match_score(needle, name.lower()), name) for name in names]
+    scored = sorted((item for item in scored if item[0] > 0), key=lambda s: (-s[0], s[1]))
+    return [name for _, name in scored[:limit]]
 
 
 def _match_score(needle: str, name: str) -> float:

@@ -31,6 +31,9 @@ class OntologyResolution:
     ontology: Ontology | None
     source: str
     warning: str | None = None
+    """The whole story: what was tried and why it failed (`--verbose`, docs)."""
+    summary: str | None = None
+    """The warning in one short line with the fix (what commands print by default)."""
 
 
 def cached_release(version: str) -> Path:
@@ -53,8 +56,10 @@ def resolve_ontology(
     url: str | None = None,
     offline: bool = False,
     timeout: float = TIMEOUT_S,
+    demo: bool = False,
 ) -> OntologyResolution:
-    """The ontology from `file`, else the cached release, else a download into the cache.
+    """The ontology from `file`, else the cached release, else (for the `demo`) the demo's
+    own subset, else a download into the cache.
 
     A given file that cannot be loaded raises OntologyError: the user asked for it, so
     falling back silently would check labels against something else. When no ontology is
@@ -73,6 +78,10 @@ def resolve_ontology(
             return OntologyResolution(load_ontology(cached, version), f"cache {cached}")
         except OntologyError as exc:
             stale = f"cached copy unusable ({exc})"
+    if demo:
+        from mlx_edugraph.labels.demo_ontology import demo_ontology
+
+        return OntologyResolution(demo_ontology(), "the demo's ontology (v0.4.0 terms it uses)")
     if offline:
         reason = stale or f"no cached copy of ontology {version} at {cached}"
         return _unreachable(f"offline and {reason}")
@@ -121,4 +130,11 @@ def _unreachable(reason: str) -> OntologyResolution:
         "To fix: pass --ontology FILE, or run once with network access "
         "(the release is then cached for offline use)."
     )
-    return OntologyResolution(None, "none", warning)
+    return OntologyResolution(None, "none", warning, SHORT_WARNING)
+
+
+SHORT_WARNING = (
+    "labels are unverified: no EduGraph ontology at hand. To fix: pass --ontology FILE, "
+    "or run once with network access"
+)
+"""What is said by default when no ontology is at hand; the reason is for `--verbose`."""

@@ -52,11 +52,11 @@ def rendered_name(path: Path, sha256: str, page: int) -> str:
 def displayable(path: Path, sha256: str, page: int, pages_dir: Path, max_pixels: int) -> Path:
     """The file a browser shows for this page: the image itself, or a PNG rendered into
     `pages_dir`. Raises WorksheetError when the page cannot be read."""
-    if not page and path.suffix.lower() in BROWSER_SUFFIXES:
+    target = _target(path, sha256, page, pages_dir)
+    if target == path:
         if not path.is_file():
             raise WorksheetError("file not found")
         return path
-    target = pages_dir / rendered_name(path, sha256, page)
     if not target.is_file():
         loaded = load(WorksheetRef(path, page), max_pixels=max_pixels, sha256=sha256)
         buffer = io.BytesIO()
@@ -78,19 +78,25 @@ def link_images(
     (default: the folder above every image, so their common folder can be the storage);
     with `url_prefix`, the prefix plus each file's path under `root` (default: their common
     folder)."""
+    planned = [
+        (Path(path_text).absolute(), path_text, sha256, page) for path_text, sha256, page in pages
+    ]
+    if root is not None:  # checked before any page is rendered: a refusal leaves nothing
+        _all_under(
+            [
+                _target(path, sha256, page, pages_dir.absolute())
+                for path, _, sha256, page in planned
+            ],
+            root.absolute(),
+        )
     files: dict[tuple[str, int], Path] = {}
     links = ImageLinks({}, Path())
-    for path_text, sha256, page in pages:
-        path = Path(path_text).absolute()
+    for path, path_text, sha256, page in planned:
         try:
             shown = displayable(path, sha256, page, pages_dir.absolute(), max_pixels)
         except (OSError, WorksheetError) as exc:
             links.missing.append(f"{path_text}{f' p{page}' if page else ''}: {exc}")
-            shown = (
-                path
-                if not page and path.suffix.lower() in BROWSER_SUFFIXES
-                else (pages_dir.absolute() / rendered_name(path, sha256, page))
-            )
+            shown = _target(path, sha256, page, pages_dir.absolute())
         else:
             if shown.parent == pages_dir.absolute():
                 links.rendered.append(shown)
@@ -108,6 +114,26 @@ def link_images(
     links.urls = {k: LOCAL_FILES_URL + quote(_under(f, links.root)) for k, f in files.items()}
     links.storages = _storages(list(files.values()), common, links.root)
     return links
+
+
+def _target(path: Path, sha256: str, page: int, pages_dir: Path) -> Path:
+    """The file a page's task links to: the image itself, or its PNG in `pages_dir`."""
+    if not page and path.suffix.lower() in BROWSER_SUFFIXES:
+        return path
+    return pages_dir / rendered_name(path, sha256, page)
+
+
+def _all_under(files: list[Path], root: Path) -> None:
+    """Refuse, naming them, the files that lie outside `root`."""
+    outside = sorted({str(f) for f in files if not f.is_relative_to(root)})
+    if outside:
+        shown = ", ".join(outside[:5]) + (
+            f" and {len(outside) - 5} more" if len(outside) > 5 else ""
+        )
+        raise ImageLinkError(
+            f"{len(outside)} page image(s) lie outside the image root {root}: {shown}; "
+            "pass a root above them all (or --image-url-prefix)"
+        )
 
 
 def _under(file: Path, root: Path) -> str:

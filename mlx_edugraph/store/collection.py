@@ -175,8 +175,18 @@ def _load(store: Store, keys: list[tuple[str, int]] | None) -> list[CollectionPa
 
 
 def under_paths(found: list[CollectionPage], roots: Iterable[Path]) -> list[CollectionPage]:
-    """The pages of `found` at or under any of the files and folders `roots`."""
-    prefixes = [str(Path(root).resolve()) for root in roots]
+    """The pages of `found` at or under any of the files and folders `roots`. Pages are stored
+    under the paths they were labeled by (`label worksheets/` keeps them relative), so a root
+    matches as given, made absolute, and with its links resolved."""
+    prefixes = {
+        spelled
+        for root in roots
+        for spelled in (
+            os.path.normpath(root),
+            str(Path(root).absolute()),
+            str(Path(root).resolve()),
+        )
+    }
     return [
         page
         for page in found

@@ -429,6 +429,18 @@ class Store:
         """`executemany` into a TEMP table (the pages a collection query is about)."""
         self._db.executemany(sql, rows)
 
+    def terms(self) -> dict[str, set[str]]:
+        """Per dimension, every term a stored prediction or review names (what completion
+        offers when no ontology is at hand)."""
+        found: dict[str, set[str]] = {}
+        rows = self._db.execute(
+            "SELECT dimension, term FROM prediction_terms "
+            "UNION SELECT dimension, term FROM review_terms"
+        )
+        for dimension, term in rows:
+            found.setdefault(dimension, set()).add(term)
+        return found
+
     def is_empty(self) -> bool:
         """True when no page has a prediction yet."""
         return self._db.execute("SELECT 1 FROM predictions LIMIT 1").fetchone() is None

@@ -135,24 +135,54 @@ def _build(work: Path, say: Callable[[str], None], stop: StopCheck | None) -> No
     (work / "random").rmdir()
 
 
+DEMO_PAGES = 14
+"""Generated demo worksheets: the five kinds in turn, 12 of them maths (tune's minimum is 10)."""
+
+DEMO_TRUTH = "truth.jsonl"
+"""The demo folder's truth file (any format `eval --truth` reads): what `tune --demo` learns
+from and `eval --demo` scores against when the store holds no reviews."""
+
+REVIEWED_CLOCK = {
+    "Area": ["MeasuringTime"],
+    "Scope": ["AnalogClock"],
+    "Ability": ["ProcedureIdentification"],
+}
+"""The demo's reviewer corrects the clock sheets (the model was taught AnalogClock,
+HourIntervals and VisualRecognition): the one thing `tune --demo` can learn."""
+
+
 def prepare_demo(
-    count: int = 8, *, log: Callable[[str], None] | None = None
+    count: int = DEMO_PAGES, *, log: Callable[[str], None] | None = None
 ) -> tuple[str, list[Path]]:
     """The demo model folder (built once, cached) and a folder of generated worksheets."""
     return str(demo_model(log=log)), [demo_worksheets(count)]
 
 
-def demo_worksheets(count: int = 8) -> Path:
-    """A folder of generated worksheets in the cache (written once; fast, no MLX)."""
+def demo_worksheets(count: int = DEMO_PAGES) -> Path:
+    """A folder of generated worksheets and their truth file in the cache (written once;
+    fast, no MLX)."""
     from mlx_edugraph.pages.samples import write_samples
 
-    folder = user_cache_dir() / "demo-worksheets"
+    folder = user_cache_dir() / f"demo-worksheets-{count}"
     if not folder.is_dir():
         # Written beside the final folder and renamed: an interrupted run leaves nothing half-made.
         staging = Path(tempfile.mkdtemp(prefix=".demo-worksheets.", dir=folder.parent))
         try:
-            write_samples(staging, count, size=DEMO_PAGE_SIZE, seed=1000)
+            pages = write_samples(staging, count, size=DEMO_PAGE_SIZE, seed=1000)
+            (staging / DEMO_TRUTH).write_text("".join(map(_truth_line, pages)), encoding="utf-8")
             os.replace(staging, folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def demo_truth() -> Path:
+    """The demo worksheets' truth file (the folder written first if need be)."""
+    return demo_worksheets() / DEMO_TRUTH
+
+
+def _truth_line(page: Path) -> str:
+    """A page's truth record: its kind's taught answer, or the reviewer's for clocks."""
+    kind = page.stem.split("-", 1)[1]  # "004-clock"
+    answer = REVIEWED_CLOCK if kind == "clock" else json.loads(TAUGHT_ANSWERS[kind])
+    return json.dumps({"path": page.name, **answer}) + "\n"
