@@ -64,6 +64,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "queries at 10,000 and 100,000 stored vectors (index against a naive loop)",
     )
     parser.add_argument(
+        "--duplicates",
+        action="store_true",
+        help="duplicate sheets: pair precision and recall on generated letter pages at 150 and "
+        "300 dpi, per kind of copy, and grouping time and memory at 10,000 and 100,000 pages",
+    )
+    parser.add_argument(
+        "--templates",
+        type=int,
+        default=2,
+        help="with --duplicates: templates per layout in the quality set (default 2)",
+    )
+    parser.add_argument(
         "--tune",
         action="store_true",
         help="time `tune` instead of labeling: steps/s, peak memory, time to a model in use "
@@ -102,6 +114,8 @@ def main(args: argparse.Namespace) -> int:
         return _servers(ctx)
     if args.collection:
         return _collection(ctx)
+    if args.duplicates:
+        return _duplicates(args)
     if args.demo:
         from mlx_edugraph.tinymodel import demo_model
 
@@ -196,6 +210,29 @@ def _similar(args: argparse.Namespace, model: str) -> int:
             say(f"query over {count:,} stored vectors of width {size} ...")
             rows.append(measure_query(count, size))
     print(format_queries(rows))
+    return ExitCode.OK
+
+
+def _duplicates(args: argparse.Namespace) -> int:
+    """Duplicate sheets: quality on the generated set, then grouping at scale."""
+    from mlx_edugraph.benchmarks.sheet_copies import (
+        format_quality,
+        format_scale,
+        generated_set,
+        measure_quality,
+        measure_scale,
+    )
+
+    say(f"quality: {args.templates} template(s) per layout, 150 and 300 dpi ...")
+    quality = measure_quality(generated_set(templates=args.templates, siblings=3))
+    print(format_quality(quality))
+    say("scale: a pool of 10 templates per layout, 3 siblings each, one copy per sheet ...")
+    pool = generated_set(templates=10, siblings=3, dpis=(150,), copies=1)
+    rows = []
+    for count in (10_000, 100_000):
+        say(f"grouping {count:,} stored pages ...")
+        rows.append(measure_scale(pool, count))
+    print(format_scale(rows))
     return ExitCode.OK
 
 

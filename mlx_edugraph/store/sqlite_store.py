@@ -112,12 +112,26 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (model_fingerprint, key, page)
     )
     """,
+    """
+    CREATE TABLE sheet_signatures (
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        blank INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (key, page)
+    )
+    """,
 )
 """Ordered schema steps; the number applied is recorded in the database itself. Step 4 indexes
 every label by term (of predictions and of reviews) and keeps each page's newest prediction, so
 questions about a whole collection ("which pages practise X?") are answered by SQLite, not by
 reading every record. Step 5 keeps each page's vector (float16 bytes) per model, for `similar`
-and `duplicates`: vectors of different models are never compared."""
+and `duplicates`: vectors of different models are never compared. Step 6 keeps each page's
+sheet signature (`pages.sheet_signature`), which tells a copy of a sheet from a sibling sheet:
+it depends on the page alone, not on a model."""
 
 CLAIM_STALE_S = 900.0
 """A claim older than this is void: longer than any page's retries through servers take."""
@@ -264,6 +278,8 @@ class Store:
         fingerprint = prediction.provenance.model_fingerprint
         if prediction.embedding is not None:
             self._put_vector(key, prediction.page, fingerprint, prediction.embedding, now)
+        if prediction.signature is not None:
+            self._put_signature(key, prediction.page, prediction.signature, now)
         self._db.execute(
             "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -321,6 +337,45 @@ class Store:
             (model_fingerprint,),
         ).fetchall()
         return [(_path(k), p) for k, p, _ in rows], b"".join(r[2] for r in rows), len(rows)
+
+    def put_sheet_signatures(self, items: Iterable[tuple[tuple[str, int], Any]]) -> None:
+        """Store pages' sheet signatures, ((key, page), `SheetSignature`) each, in one
+        transaction (replacing older ones)."""
+        now = _now()
+        with self._db:
+            for (key, page), signature in items:
+                self._put_signature(key, page, signature, now)
+
+    def _put_signature(self, key: str, page: int, signature, now: str) -> None:
+        from mlx_edugraph.pages.sheet_signature import SIGNATURE_VERSION
+
+        self._db.execute(
+            "INSERT OR REPLACE INTO sheet_signatures VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                _text(key),
+                page,
+                SIGNATURE_VERSION,
+                int(signature.blank),
+                signature.phash,
+                signature.to_bytes(),
+                now,
+            ),
+        )
+
+    def sheet_hashes(self, version: int) -> dict[tuple[str, int], tuple[bool, bytes]]:
+        """Every page's (blank, 32-byte hash) from signatures of this version."""
+        rows = self._db.execute(
+            "SELECT key, page, blank, hash FROM sheet_signatures WHERE version = ?", (version,)
+        )
+        return {(_path(k), p): (bool(b), h) for k, p, b, h in rows}
+
+    def sheet_signature(self, key: str, page: int) -> bytes | None:
+        """A page's stored sheet signature (`SheetSignature.to_bytes`), or None."""
+        row = self._db.execute(
+            "SELECT signature FROM sheet_signatures WHERE key = ? AND page = ?",
+            (_text(key), page),
+        ).fetchone()
+        return row[0] if row else None
 
     def vector_models(self) -> list[str]:
         """Fingerprints of the models whose vectors the store holds, newest vector first."""

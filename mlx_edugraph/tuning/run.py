@@ -139,7 +139,7 @@ def _tune(
     collected = _collect(options)
     for line in collected.left_out():
         say(line)
-    plan = _plan(options, collected, work)
+    plan = _plan(options, collected, work, say)
     by_key = {(e.sha256, e.page): e for e in collected.examples}
     train = [by_key[tuple(key)] for key in plan["train"] if tuple(key) in by_key]
     held_out = [by_key[tuple(key)] for key in plan["held_out"] if tuple(key) in by_key]
@@ -217,7 +217,9 @@ def _collect(options: TuneOptions) -> Collected:
     return collected
 
 
-def _plan(options: TuneOptions, collected: Collected, work: Path) -> dict:
+def _plan(
+    options: TuneOptions, collected: Collected, work: Path, say: Callable[[str], None]
+) -> dict:
     """The run's plan: the one kept for `--resume`, else a new split (an old one is dropped)."""
     source = f"truth:{options.truth}" if options.truth else f"store:{options.store.path}"
     if options.resume:
@@ -231,7 +233,14 @@ def _plan(options: TuneOptions, collected: Collected, work: Path) -> dict:
             )
         return plan
     shutil.rmtree(work, ignore_errors=True)
-    parts = split(collected.examples, options.held_out, options.seed)
+    together = _duplicate_sheets(collected.examples, options.store)
+    if together:
+        pages = sum(len(group) for group in together)
+        say(
+            f"{len(together)} group(s) of duplicate sheets ({pages} pages) each kept on one "
+            "side of the split"
+        )
+    parts = split(collected.examples, options.held_out, options.seed, together)
     per_epoch = -(-len(parts.train) // options.settings.batch_size)
     plan = {
         "source": source,
@@ -245,6 +254,15 @@ def _plan(options: TuneOptions, collected: Collected, work: Path) -> dict:
     }
     _write_json(work / PLAN, plan)
     return plan
+
+
+def _duplicate_sheets(examples: list[Example], store: Store | None) -> list[list]:
+    """The groups of examples that are the same printed sheet (signatures from the store, or
+    made from the files; a page that cannot be read is left to training to report)."""
+    from mlx_edugraph.store.sheet_duplicates import SheetPage, sheet_duplicates
+
+    pages = [SheetPage(e.sha256, e.page, str(e.path)) for e in examples]
+    return sheet_duplicates(pages, store).groups
 
 
 def _train(

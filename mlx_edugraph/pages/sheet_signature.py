@@ -1,0 +1,235 @@
+"""A page's sheet signature: what telling "the same printed sheet" from "another sheet" needs.
+
+Made once per page (on the labeler's loader thread, or on first use) and stored. The page is
+normalized first, so that the kinds of copy `duplicates` must see through change little:
+grey, shading flattened (a dimmed copy, a photo's uneven light), cropped to its printed
+content (cropped margins) and resized to a fixed working size (a resized copy, another dpi).
+The signature then holds:
+
+- a 256-bit perceptual hash (`imagehash.phash`, hash_size=16) of that page: candidates;
+- ORB keypoints and descriptors (OpenCV): to align two pages with a homography (a rotation,
+  a phone photo's perspective);
+- the page's ink mask, bit-packed: to compare two aligned pages locally, problem by problem.
+
+docs/similar.md has the measurements behind each setting.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+SIGNATURE_VERSION = 1
+"""Stored with each signature: a change of method makes the old ones be made again."""
+
+WORK_SIDE = 1024
+"""The long side, in pixels, of the content box a page is normalized to: about 100 dpi for a
+letter page's printed area, where a 12-point digit is some 16 pixels tall."""
+
+MIN_SIDE = 64
+"""Pages smaller than this a side carry too few pixels to tell sheets apart: refused."""
+
+INK_RATIO = 0.72
+"""A pixel is ink where it is darker than this share of the paper's brightness around it."""
+
+FAINT_RATIO = 0.9
+"""A pixel is at least faintly printed below this share: where a thin line or a blurred edge
+of a copy may fall, so that ink of one page is not called missing from the other there."""
+
+BLANK_INK = 0.0005
+"""A page with less ink than this share of its pixels is blank: grouped as blank, never as a
+duplicate of another blank page (nothing on it says which sheet it is)."""
+
+FEATURES = 500
+"""ORB keypoints kept per page: enough for a homography; matching grows with their square."""
+
+
+class SignatureError(Exception):
+    """The page cannot be given a signature (too small); the message says why."""
+
+
+@dataclass
+class SheetSignature:
+    """What the duplicate check needs of one page."""
+
+    phash: bytes
+    """32 bytes: the 256-bit pHash of the normalized page (zero bytes when blank)."""
+    blank: bool
+    size: tuple[int, int]
+    """(width, height) of the normalized page, the frame of `points` and the ink mask."""
+    points: np.ndarray
+    """ORB keypoint positions, float32 (n, 2)."""
+    descriptors: np.ndarray
+    """ORB descriptors, uint8 (n, 32)."""
+    ink: np.ndarray
+    """The ink mask, bit-packed rows (np.packbits of a bool (height, width) array)."""
+    faint: np.ndarray
+    """The faintly printed mask (ink included), packed likewise."""
+
+    def ink_mask(self) -> np.ndarray:
+        """The ink mask as uint8 0/255 (height, width)."""
+        return self._unpacked(self.ink)
+
+    def faint_mask(self) -> np.ndarray:
+        """The faint mask as uint8 0/255 (height, width)."""
+        return self._unpacked(self.faint)
+
+    def _unpacked(self, packed: np.ndarray) -> np.ndarray:
+        width, height = self.size
+        return np.unpackbits(packed, axis=1, count=width)[:height] * np.uint8(255)
+
+    def to_bytes(self) -> bytes:
+        """Compressed numpy arrays (no pickle): what the store keeps."""
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            phash=np.frombuffer(self.phash, dtype=np.uint8),
+            blank=np.array(self.blank),
+            size=np.array(self.size, dtype=np.int32),
+            points=self.points.astype(np.float32),
+            descriptors=self.descriptors.astype(np.uint8),
+            ink=self.ink,
+            faint=self.faint,
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SheetSignature:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            return cls(
+                arrays["phash"].tobytes(),
+                bool(arrays["blank"]),
+                tuple(int(v) for v in arrays["size"]),
+                arrays["points"],
+                arrays["descriptors"],
+                arrays["ink"],
+                arrays["faint"],
+            )
+
+
+def make_signature(image: Image.Image) -> SheetSignature:
+    """The signature of one page image (any mode, any size of at least `MIN_SIDE`)."""
+    import cv2
+    import imagehash
+
+    width, height = image.size
+    if min(width, height) < MIN_SIDE:
+        raise SignatureError(
+            f"image too small to compare: {width}x{height} pixels (at least {MIN_SIDE} a side)"
+        )
+    grey = np.asarray(image.convert("L"), dtype=np.uint8)
+    # Find the printed content on a coarse copy, then normalize the content box alone.
+    coarse_scale = min(1.0, 512 / max(width, height))
+    coarse = cv2.resize(grey, None, fx=coarse_scale, fy=coarse_scale, interpolation=cv2.INTER_AREA)
+    coarse_ink = _ink(_flattened(coarse, 512))
+    if coarse_ink.mean() < BLANK_INK:
+        return _blank(width, height)
+    angle = _skew(coarse_ink)
+    if abs(angle) > 0.2:  # a rotated copy: turned straight, so that its hash is the page's
+        grey = _rotated(grey, angle)
+        coarse = _rotated(coarse, angle)
+        coarse_ink = _ink(_flattened(coarse, 512))
+    box = _content_box(coarse_ink, coarse_scale, width, height)
+    content = grey[box[1] : box[3], box[0] : box[2]]
+    scale = WORK_SIDE / max(content.shape)
+    size = (max(1, round(content.shape[1] * scale)), max(1, round(content.shape[0] * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    flat = _flattened(cv2.resize(content, size, interpolation=interpolation), WORK_SIDE)
+    ink = _ink(flat)
+    phash = imagehash.phash(Image.fromarray(flat), hash_size=16)
+    orb = cv2.ORB_create(nfeatures=FEATURES)
+    keypoints, descriptors = orb.detectAndCompute(flat, None)
+    points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
+    if descriptors is None:
+        descriptors = np.zeros((0, 32), dtype=np.uint8)
+    return SheetSignature(
+        np.packbits(phash.hash.flatten()).tobytes(),
+        False,
+        size,
+        points,
+        descriptors,
+        np.packbits(ink, axis=1),
+        np.packbits(flat < FAINT_RATIO * 255, axis=1),
+    )
+
+
+def _blank(width: int, height: int) -> SheetSignature:
+    return SheetSignature(
+        bytes(32),
+        True,
+        (1, 1),
+        np.zeros((0, 2), dtype=np.float32),
+        np.zeros((0, 32), dtype=np.uint8),
+        np.zeros((1, 1), dtype=np.uint8),
+        np.zeros((1, 1), dtype=np.uint8),
+    )
+
+
+def _flattened(grey: np.ndarray, side: int) -> np.ndarray:
+    """The page with its paper made white: each pixel divided by the paper's brightness
+    around it (a dilation, then a median: ink is thinner than the window). Undoes dimming,
+    a photo's uneven light and a grey paper tone."""
+    import cv2
+
+    window = max(3, side // 40) | 1
+    paper = cv2.dilate(grey, cv2.getStructuringElement(cv2.MORPH_RECT, (window, window)))
+    paper = cv2.medianBlur(paper, 2 * window + 1 if 2 * window + 1 <= 255 else 255)
+    ratio = grey.astype(np.float32) / np.maximum(paper.astype(np.float32), 1.0)
+    return np.clip(ratio * 255.0, 0, 255).astype(np.uint8)
+
+
+def _ink(flat: np.ndarray) -> np.ndarray:
+    """Ink pixels (bool) of a flattened page."""
+    return flat < INK_RATIO * 255
+
+
+MAX_SKEW = 6.0
+"""Degrees of rotation looked for and undone before hashing."""
+
+
+def _skew(ink: np.ndarray) -> float:
+    """The angle in degrees by which the page's lines are turned: the one whose projection
+    of the ink onto the vertical is sharpest (printed rows line up), in quarter degrees, then
+    twentieths around the best."""
+    ys, xs = np.nonzero(ink)
+    if len(ys) < 50:
+        return 0.0
+    ys, xs = ys.astype(np.float32), xs.astype(np.float32)
+
+    def sharpness(angle: float) -> float:
+        theta = np.radians(angle)
+        rows = np.round(ys * np.cos(theta) - xs * np.sin(theta)).astype(np.int64)
+        counts = np.bincount(rows - rows.min())
+        return float(np.dot(counts, counts))
+
+    coarse = max(np.arange(-MAX_SKEW, MAX_SKEW + 0.01, 0.25), key=sharpness)
+    return float(max(np.arange(coarse - 0.25, coarse + 0.26, 0.05), key=sharpness))
+
+
+def _rotated(grey: np.ndarray, angle: float) -> np.ndarray:
+    """`grey` turned by `angle` degrees about its centre, the corners filled with white."""
+    import cv2
+
+    height, width = grey.shape
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+    return cv2.warpAffine(grey, matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=255)
+
+
+def _content_box(
+    ink: np.ndarray, scale: float, width: int, height: int
+) -> tuple[int, int, int, int]:
+    """The box (left, top, right, bottom) of the page's ink in full-size pixels, with a small
+    margin; stray specks (the outer 0.2 % of ink on each side) do not stretch it."""
+    ys, xs = np.nonzero(ink)
+    left, right = np.percentile(xs, [0.2, 99.8])
+    top, bottom = np.percentile(ys, [0.2, 99.8])
+    pad = 4
+    return (
+        max(0, int((left - pad) / scale)),
+        max(0, int((top - pad) / scale)),
+        min(width, int((right + pad + 1) / scale)),
+        min(height, int((bottom + pad + 1) / scale)),
+    )

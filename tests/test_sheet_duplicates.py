@@ -1,0 +1,213 @@
+"""Duplicate sheets: the same printed sheet found through every kind of copy, sibling sheets of
+one template never grouped, on a generated set of letter pages at 150 and 300 dpi; the stored
+signatures, the bad inputs, and the held-out split of `tune` that keeps copies together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlx_edugraph.benchmarks.sheet_copies import (
+    COPIES,
+    Sheet,
+    draw_sheet,
+    generated_set,
+    measure_quality,
+)
+from mlx_edugraph.pages.sheet_signature import SheetSignature, SignatureError, make_signature
+from mlx_edugraph.pages.worksheets import file_sha256
+from mlx_edugraph.prediction import Prediction, Provenance
+from mlx_edugraph.store.sheet_duplicates import SheetPage, candidates, sheet_duplicates
+from mlx_edugraph.store.sqlite_store import MIGRATIONS, Store
+
+pytestmark = pytest.mark.xdist_group("sheet_copies")  # one worker builds the set once
+
+TARGET = 0.95
+
+
+@pytest.fixture(scope="session")
+def quality():
+    """The generated set, signed and grouped once per session."""
+    return measure_quality(generated_set(templates=1, siblings=2, dpis=(150, 300)))
+
+
+def test_copies_are_found_and_siblings_never_grouped(quality) -> None:
+    assert quality.sibling_pairs_grouped == 0
+    assert quality.precision >= TARGET, quality
+    assert quality.recall >= TARGET, quality
+    for kind, (recall, _, _) in quality.per_copy.items():
+        assert recall >= 0.9, (kind, quality.per_copy)
+
+
+def test_signature_survives_the_store_and_blank_and_tiny_pages_are_told() -> None:
+    from PIL import Image
+
+    page = draw_sheet(Sheet("sums", 0, 0), 100)
+    signature = make_signature(page)
+    again = SheetSignature.from_bytes(signature.to_bytes())
+    assert again.phash == signature.phash and again.size == signature.size
+    assert (again.ink_mask() == signature.ink_mask()).all()
+    assert make_signature(Image.new("RGB", (850, 1100), "white")).blank
+    with pytest.raises(SignatureError, match="too small"):
+        make_signature(Image.new("RGB", (40, 40), "white"))
+
+
+def test_candidates_come_from_buckets_not_all_pairs() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    hashes = rng.integers(0, 256, (2000, 32), dtype=np.uint8)
+    hashes[1] = hashes[0]
+    hashes[2] = hashes[0] ^ np.eye(32, dtype=np.uint8)[3]  # one bit away
+    pairs = candidates(hashes)
+    assert (0, 1) in pairs and (0, 2) in pairs and (1, 2) in pairs
+    assert len(pairs) == 3  # random hashes share no chunk by chance often enough to pass
+
+
+def _store_page(store: Store, path: Path, page: int = 0) -> None:
+    store.put(
+        Prediction(
+            path=str(path),
+            page=page,
+            sha256=file_sha256(path),
+            outcome="labeled",
+            provenance=Provenance(model_fingerprint="m1"),
+        )
+    )
+
+
+def test_an_older_store_gains_the_signature_table(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(db) as old:
+        old.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
+        for version, script in enumerate(MIGRATIONS[:5], start=1):
+            for statement in filter(str.strip, script.split(";")):
+                old.execute(statement)
+            old.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (version,))
+    with Store(db) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.sheet_hashes(1) == {}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two sums sheets of one template, a photo and a rotated copy of the first, a blank page,
+    and a 12-page PDF whose 7th page is the first sheet again."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("sheets")
+    import random
+
+    first, sibling = draw_sheet(Sheet("sums", 0, 0), 100), draw_sheet(Sheet("sums", 0, 1), 100)
+    first.save(folder / "a-first.png")
+    sibling.save(folder / "b-sibling.png")
+    COPIES["phone photo"](first, random.Random(1)).save(folder / "c-photo.jpg")
+    COPIES["rotated"](first, random.Random(2)).save(folder / "d-rotated.png")
+    Image.new("RGB", (850, 1100), "white").save(folder / "e-blank.png")
+    Image.new("RGB", (850, 1100), (250, 250, 250)).save(folder / "f-blank.png")
+    pages = [draw_sheet(Sheet("products", 0, n), 60) for n in range(12)]
+    pages[6] = first.resize((510, 660))
+    pages[0].save(folder / "g-many.pdf", save_all=True, append_images=pages[1:], resolution=60.0)
+    return folder
+
+
+def _names(store: Store, groups) -> list[list[str]]:
+    return [sorted(f"{Path(store.paths_of(*p)[0]).name}:{p[1]}" for p in g) for g in groups]
+
+
+def test_duplicates_of_a_folder_with_a_pdf_and_blank_pages(folder: Path, tmp_path: Path) -> None:
+    from mlx_edugraph.pages.worksheets import discover
+
+    with Store(tmp_path / "s.sqlite") as store:
+        refs = list(discover([folder]))
+        for ref in refs:
+            _store_page(store, ref.path, ref.page)
+        sheets = [SheetPage(file_sha256(r.path), r.page, str(r.path)) for r in refs]
+        found = sheet_duplicates(sheets, store)  # signatures made on first use, and stored
+        assert _names(store, found.groups) == [
+            ["a-first.png:0", "c-photo.jpg:0", "d-rotated.png:0", "g-many.pdf:7"]
+        ]
+        assert len(found.blank) == 2 and found.variants >= 1
+        assert len(store.sheet_hashes(1)) == len(refs)
+        assert sheet_duplicates(sheets, store, make_missing=False).groups == found.groups
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(
+            "gone",
+            marks=pytest.mark.reliability("Inputs", "`duplicates` with a page whose file is gone"),
+        ),
+        pytest.param(
+            "unreadable",
+            marks=pytest.mark.reliability("Inputs", "`duplicates` with an unreadable image"),
+        ),
+        pytest.param(
+            "tiny", marks=pytest.mark.reliability("Inputs", "`duplicates` with a tiny image")
+        ),
+    ],
+)
+def test_duplicates_reports_bad_pages_and_leaves_the_store(
+    case: str, folder: Path, tmp_path: Path, capsys, outcome
+) -> None:
+    import shutil
+
+    from PIL import Image
+
+    from mlx_edugraph.cli import main
+
+    pages, db = tmp_path / "pages", tmp_path / "s.sqlite"
+    shutil.copytree(folder, pages, ignore=shutil.ignore_patterns("*.pdf", "*-blank.png"))
+    bad = pages / "x-bad.png"
+    if case == "tiny":
+        Image.new("RGB", (30, 30), "black").save(bad)
+    elif case == "unreadable":
+        bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    with Store(db) as store:
+        for path in sorted(pages.iterdir()):
+            _store_page(store, path)
+    assert main(["duplicates", str(pages), "--db", str(db)]) == 0  # signatures made once
+    capsys.readouterr()
+    if case == "gone":
+        (pages / "d-rotated.png").unlink()
+    before = db.read_bytes()
+    assert main(["duplicates", str(pages), "--db", str(db)]) == 0
+    out, err = capsys.readouterr()
+    assert "a-first.png" in out and "c-photo.jpg" in out and "b-sibling.png" not in out
+    assert db.read_bytes() == before  # nothing written, nothing lost
+    warning = next(line for line in err.splitlines() if line.startswith("warning"))
+    outcome(f"exit 0, the other pages grouped, the store unchanged: {warning}")
+
+
+def test_no_copy_of_a_training_page_is_held_out(tmp_path: Path) -> None:
+    import random
+
+    from mlx_edugraph.tuning.examples import Example
+    from mlx_edugraph.tuning.run import _duplicate_sheets
+    from mlx_edugraph.tuning.split import split
+
+    examples = []
+    for n in range(12):
+        layout = ("sums", "products")[n % 2]
+        sheet = draw_sheet(Sheet(layout, 0, n), 80)
+        files = [sheet]
+        if n < 4:  # four sheets with two copies each
+            files += [make(sheet, random.Random(n)) for make in (COPIES["re-scan"], COPIES["gray"])]
+        for c, image in enumerate(files):
+            path = tmp_path / f"{layout}-{n}-{c}.png"
+            image.save(path)
+            area = "IntegerAddition" if layout == "sums" else "IntegerMultiplication"
+            labels = {"Area": (area,), "Scope": (), "Ability": ()}
+            examples.append(Example(path, 0, file_sha256(path), labels, False, path.name))
+    together = _duplicate_sheets(examples, None)
+    assert sorted(len(group) for group in together) == [3, 3, 3, 3]
+    for seed in range(5):
+        parts = split(examples, 0.3, seed, together)
+        held = {(e.sha256, e.page) for e in parts.held_out}
+        for group in together:
+            assert len(held & set(group)) in (0, len(group)), seed
+        assert parts.held_out and len(parts.train) + len(parts.held_out) == len(examples)
