@@ -157,7 +157,7 @@ def test_similar_duplicates_and_embed_commands(taught_mlx_model: Path, tmp_path:
     run = cli("similar", new, "-k", "1", *model, home=home)
     assert run.returncode == 0 and "addition.png\tnear-duplicate" in run.stdout, run.stderr
 
-    run = cli("duplicates", "--json", *model, home=home)
+    run = cli("duplicates", "--json", "--db", db, home=home)
     groups = [sorted(Path(p["path"]).name for p in group) for group in json.loads(run.stdout)]
     assert ["clock-scan.png", "clock.png"] in groups
     assert not any("picture.png" in group and "clock.png" in group for group in groups)

@@ -25,13 +25,13 @@ TOLERANCE = 1
 """Pixels (at the working size) that a stroke's edge may move between copies (blur, another
 threshold) and still be no difference."""
 
-SHIFT = 3
+SHIFT = 2
 """Pixels a window that differs may be shifted by to match: what a homography cannot follow."""
 
 CELL = 24
 """Side, in working pixels, of the window differences are counted in: about one digit."""
 
-MAX_CELL_DIFFERENCE = 17
+MAX_CELL_DIFFERENCE = 12
 """Differing pixels a cell of a duplicate may hold (measured, docs/similar.md)."""
 
 

@@ -210,12 +210,14 @@ def _skew(ink: np.ndarray) -> float:
 
 
 def _rotated(grey: np.ndarray, angle: float) -> np.ndarray:
-    """`grey` turned by `angle` degrees about its centre, the corners filled with white."""
+    """`grey` turned by `angle` degrees about its centre, the corners filled with its edge."""
     import cv2
 
     height, width = grey.shape
     matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
-    return cv2.warpAffine(grey, matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=255)
+    return cv2.warpAffine(
+        grey, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def _content_box(

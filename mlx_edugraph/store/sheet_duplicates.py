@@ -31,7 +31,7 @@ MAX_HASH_DISTANCE = 64
 """Hash bits (of 256) two pages may differ by and still be confirmed (measured: copies stay
 under it; docs/similar.md)."""
 
-MAX_CANDIDATES = 10
+MAX_CANDIDATES = 12
 """Nearest candidates per page that are confirmed: bounds the work on many sibling sheets."""
 
 CACHE = 256
@@ -184,14 +184,23 @@ def group(
             cache.popitem(last=False)
         return cache[i]
 
+    size = [1] * len(pages)
     variants = compared = 0
     for one, other in pairs:
-        if root(one) == root(other):
+        first, second = root(one), root(other)
+        if first == second:
             continue  # already one sheet through another copy
         match = compare(signature(one), signature(other))
         compared += 1
+        if match.duplicate and size[first] > 1 and size[second] > 1:
+            # Two groups join only if their first pages match too: one wrong link must not
+            # chain two sheets' copies together.
+            match = compare(signature(first), signature(second))
+            compared += 1
         if match.duplicate:
-            parent[root(one)] = root(other)
+            low, high = sorted((first, second))
+            parent[high] = low  # the group's root stays its earliest page: its anchor
+            size[low] += size[high]
         elif match.variant:
             variants += 1
     members: dict[int, list[Page]] = {}
