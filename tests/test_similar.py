@@ -80,7 +80,7 @@ def test_an_older_store_gains_the_vector_table(tmp_path: Path) -> None:
             conn.executescript(script)
             conn.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (version,))
     with Store(db) as store:
-        assert store.schema_version == len(MIGRATIONS) == 5
+        assert store.schema_version == len(MIGRATIONS)
         _stored(store, "k", [0.6, 0.8])
         pages, blob, count = store.vectors("m1")
     assert pages == [("k", 0)] and count == 1
@@ -139,7 +139,7 @@ def test_similar_duplicates_and_embed_commands(taught_mlx_model: Path, tmp_path:
     pages.mkdir()
     for kind in ("addition", "clock", "picture"):
         make_worksheet(kind, size=DEMO_PAGE_SIZE, seed=1).save(pages / f"{kind}.png")
-    COPIES["rotated 2°"](make_worksheet("clock", size=DEMO_PAGE_SIZE, seed=1)).save(
+    COPIES["jpeg"](make_worksheet("clock", size=DEMO_PAGE_SIZE, seed=1)).save(
         pages / "clock-scan.png"
     )
     model = ("--model", taught_mlx_model, "--db", db)

@@ -29,6 +29,10 @@ WORK_SIDE = 1024
 """The long side, in pixels, of the content box a page is normalized to: about 100 dpi for a
 letter page's printed area, where a 12-point digit is some 16 pixels tall."""
 
+MAX_UPSCALE = 1.5
+"""A small page is enlarged at most this much: more would only enlarge its pixels' blur, which
+a copy resamples otherwise."""
+
 MIN_SIDE = 64
 """Pages smaller than this a side carry too few pixels to tell sheets apart: refused."""
 
@@ -134,7 +138,7 @@ def make_signature(image: Image.Image) -> SheetSignature:
         coarse_ink = _ink(_flattened(coarse, 512))
     box = _content_box(coarse_ink, coarse_scale, width, height)
     content = grey[box[1] : box[3], box[0] : box[2]]
-    scale = WORK_SIDE / max(content.shape)
+    scale = min(WORK_SIDE / max(content.shape), MAX_UPSCALE)
     size = (max(1, round(content.shape[1] * scale)), max(1, round(content.shape[0] * scale)))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     flat = _flattened(cv2.resize(content, size, interpolation=interpolation), WORK_SIDE)
