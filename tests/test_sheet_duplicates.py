@@ -220,3 +220,30 @@ def test_no_copy_of_a_training_page_is_held_out(tmp_path: Path) -> None:
         for group in together:
             assert len(held & set(group)) in (0, len(group)), seed
         assert parts.held_out and len(parts.train) + len(parts.held_out) == len(examples)
+
+
+def test_eval_warns_when_its_pages_hold_duplicates(folder: Path, tmp_path: Path, capsys) -> None:
+    from mlx_edugraph.cli import main
+    from mlx_edugraph.prediction import Label
+    from mlx_edugraph.store.review import Review
+
+    db = tmp_path / "s.sqlite"
+    with Store(db) as store:
+        for name in ("a-first.png", "b-sibling.png", "c-rescan.jpg"):
+            path = folder / name
+            store.put(
+                Prediction(
+                    path=str(path),
+                    page=0,
+                    sha256=file_sha256(path),
+                    outcome="labeled",
+                    labels=[Label("IntegerAddition", "Area")],
+                    provenance=Provenance(model_fingerprint="m1"),
+                )
+            )
+            labels = {"Area": ["IntegerAddition"], "Scope": [], "Ability": []}
+            store.put_review(Review(file_sha256(path), 0, str(path), "accepted", labels))
+    assert main(["eval", "--latest", "--db", str(db)]) == 0
+    err = capsys.readouterr().err
+    assert "1 group(s) of duplicate sheets among the evaluated pages" in err
+    assert "a-first.png" in err and "c-rescan.jpg" in err and "b-sibling.png" not in err
