@@ -106,8 +106,11 @@ def test_3_the_model_failed(pages: Path, taught_mlx_model: Path, tmp_path: Path)
 
 
 def test_130_interrupted(taught_mlx_model: Path, tmp_path: Path) -> None:
+    # Enough pages (~15 s of labeling) that the signal lands mid-run even when this process
+    # is not scheduled for seconds: with 20 (3.6 s) a busy CI machine once read the first
+    # progress line after the run had finished, and the late signal found nothing to stop.
     folder = tmp_path / "many"
-    write_samples(folder, 20, size=DEMO_PAGE_SIZE, seed=9)
+    write_samples(folder, 80, size=DEMO_PAGE_SIZE, seed=9)
     db = tmp_path / "labels.sqlite"
     child = subprocess.Popen(
         [*COMMAND, "label", str(folder), "--model", str(taught_mlx_model), "--db", str(db)],
@@ -120,7 +123,7 @@ def test_130_interrupted(taught_mlx_model: Path, tmp_path: Path) -> None:
     lines = []
     for line in child.stderr:  # the progress bar writes a line per finished page
         lines.append(line)
-        if line.startswith("[") and "1/20" in line:
+        if line.startswith("[") and " 1/80 " in line:
             break
     child.send_signal(signal.SIGINT)
     rest = child.stderr.read()
