@@ -283,8 +283,9 @@ def measure_quality(pages: list[SetPage]) -> Quality:
         times.append(time.perf_counter() - started)
     ids = [(str(i), 0) for i in range(len(pages))]
     hashes = np.frombuffer(b"".join(s.phash for s in signatures), dtype=np.uint8)
+    stored = [signature.to_bytes() for signature in signatures]
     started = time.perf_counter()
-    groups, _, compared = group(ids, hashes.reshape(-1, 32), lambda p: signatures[int(p[0])])
+    groups, _, compared = group(ids, hashes.reshape(-1, 32), lambda p: stored[int(p[0])])
     group_s = time.perf_counter() - started
     group_of = {int(p[0]): n for n, g in enumerate(groups) for p in g}
     true = found = correct = siblings = 0
@@ -355,9 +356,16 @@ class ScaleTime:
     """The grouping process's peak resident memory (it does nothing else)."""
     compared: int
     groups: int
+    candidates: int
+    """Candidate pairs from the hash buckets (pairs already grouped through another copy are
+    not compared)."""
+    store_s: float = 0.0
+    """Seconds to write the store (not part of grouping)."""
 
 
-def measure_scale(pool: list[SetPage], count: int, *, seed: int = 0) -> ScaleTime:
+def measure_scale(
+    pool: list[SetPage], count: int, *, seed: int = 0, log: Callable[[str], None] = print
+) -> ScaleTime:
     """Group `count` stored pages made of `pool`'s real signatures, repeated: each repetition's
     hashes are XORed with a random mask of its own, so distances inside a repetition stay real
     and repetitions stand apart like unrelated parts of a collection. Every page is a row of a
@@ -372,6 +380,7 @@ def measure_scale(pool: list[SetPage], count: int, *, seed: int = 0) -> ScaleTim
     from mlx_edugraph.pages.sheet_signature import make_signature
     from mlx_edugraph.store.sqlite_store import Store
 
+    started = time.perf_counter()
     signatures = [make_signature(page.image) for page in pool]
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory(prefix="mlx-edugraph-sheets-") as tmp:
@@ -383,9 +392,11 @@ def measure_scale(pool: list[SetPage], count: int, *, seed: int = 0) -> ScaleTim
                     ((f"{start + i:064x}", 0), replace(s, phash=_xor(s.phash, mask)))
                     for i, s in enumerate(signatures[: count - start])
                 )
+        store_s = time.perf_counter() - started
+        log(f"{count:,} signatures stored in {store_s:.0f} s; grouping in a fresh process ...")
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
-            return child.submit(_group_store, db, count).result()
+            return replace(child.submit(_group_store, db, count).result(), store_s=store_s)
 
 
 def _xor(phash: bytes, mask: np.ndarray) -> bytes:
@@ -393,30 +404,48 @@ def _xor(phash: bytes, mask: np.ndarray) -> bytes:
 
 
 def _group_store(db, count: int) -> ScaleTime:
-    """In a fresh process: group every page of the store."""
+    """In a fresh process: group every page of the store, saying how far it got each minute."""
     import resource
+    import sys
 
     from mlx_edugraph.store.sheet_duplicates import SheetPage, sheet_duplicates
     from mlx_edugraph.store.sqlite_store import Store
 
     here = str(db)  # a file that exists: the pages' own files are not read
     pages = [SheetPage(f"{i:064x}", 0, here) for i in range(count)]
-    started = time.perf_counter()
+    started = last = time.perf_counter()
+    total = [0]
+
+    def progress(done: int, candidates: int) -> None:
+        nonlocal last
+        total[0] = candidates
+        now = time.perf_counter()
+        if now - last >= 60:
+            last = now
+            print(
+                f"  {count:,} pages: {done:,} of {candidates:,} candidate pairs done in "
+                f"{now - started:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
     with Store(db) as store:
-        found = sheet_duplicates(pages, store, make_missing=False)
+        found = sheet_duplicates(pages, store, make_missing=False, progress=progress)
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return ScaleTime(count, seconds, peak_mb, found.compared, len(found.groups))
+    return ScaleTime(count, seconds, peak_mb, found.compared, len(found.groups), total[0])
 
 
 def format_scale(rows: list[ScaleTime]) -> str:
     lines = [
-        "| pages | grouping | peak memory | pairs compared | groups |",
-        "|---|---|---|---|---|",
+        "| pages | store written | grouping | per page | peak memory | candidate pairs "
+        "| pairs compared | groups |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
-            f"| {row.pages:,} | {row.group_s:.1f} s | {row.peak_mb:.0f} MB | "
-            f"{row.compared:,} | {row.groups:,} |"
+            f"| {row.pages:,} | {row.store_s:.0f} s | {row.group_s:.1f} s | "
+            f"{row.group_s / row.pages * 1000:.1f} ms | {row.peak_mb:.0f} MB | "
+            f"{row.candidates:,} | {row.compared:,} | {row.groups:,} |"
         )
     return "\n".join(lines)

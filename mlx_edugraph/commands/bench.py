@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
 from mlx_edugraph.commands.context import Context, say
@@ -73,7 +74,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--templates",
         type=int,
         default=2,
-        help="with --duplicates: templates per layout in the quality set (default 2)",
+        help="with --duplicates: templates per layout in the quality set (default 2; 0 skips "
+        "the quality set)",
+    )
+    parser.add_argument(
+        "--grouped",
+        default="10000,100000",
+        help="with --duplicates: numbers of stored pages grouped, comma-separated (default "
+        "10000,100000; empty skips the scale part)",
     )
     parser.add_argument(
         "--tune",
@@ -223,15 +231,25 @@ def _duplicates(args: argparse.Namespace) -> int:
         measure_scale,
     )
 
-    say(f"quality: {args.templates} template(s) per layout, 150 and 300 dpi ...")
-    quality = measure_quality(generated_set(templates=args.templates, siblings=3))
-    print(format_quality(quality))
+    try:
+        counts = [int(item) for item in args.grouped.split(",") if item.strip()]
+    except ValueError:
+        raise UserError(f"--grouped: expected numbers of pages, got {args.grouped!r}") from None
+    if args.templates > 0:
+        say(f"quality: {args.templates} template(s) per layout, 150 and 300 dpi ...")
+        quality = measure_quality(generated_set(templates=args.templates, siblings=3))
+        print(format_quality(quality), flush=True)
+    if not counts:
+        return ExitCode.OK
     say("scale: a pool of 10 templates per layout, 3 siblings each, one copy per sheet ...")
+    started = time.perf_counter()
     pool = generated_set(templates=10, siblings=3, dpis=(150,), copies=1)
+    say(f"pool of {len(pool)} pages drawn in {time.perf_counter() - started:.0f} s")
     rows = []
-    for count in (10_000, 100_000):
+    for count in counts:
         say(f"grouping {count:,} stored pages ...")
-        rows.append(measure_scale(pool, count))
+        rows.append(measure_scale(pool, count, log=say))
+        print(format_scale(rows[-1:]), flush=True)
     print(format_scale(rows))
     return ExitCode.OK
 

@@ -71,12 +71,10 @@ def _align(one: SheetSignature, other: SheetSignature) -> np.ndarray | None:
 
     if len(one.descriptors) < MIN_INLIERS or len(other.descriptors) < MIN_INLIERS:
         return None
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True)
-    matches = matcher.match(one.descriptors, other.descriptors)
-    if len(matches) < MIN_INLIERS:
+    query, train = _mutual_nearest(one.descriptors, other.descriptors)
+    if len(query) < MIN_INLIERS:
         return None
-    source = one.points[[m.queryIdx for m in matches]]
-    target = other.points[[m.trainIdx for m in matches]]
+    source, target = one.points[query], other.points[train]
     homography, inliers = cv2.findHomography(source, target, cv2.USAC_MAGSAC, 3.0)
     if homography is None or int(inliers.sum()) < MIN_INLIERS:
         return None
@@ -90,42 +88,57 @@ def _align(one: SheetSignature, other: SheetSignature) -> np.ndarray | None:
     return homography
 
 
+def _mutual_nearest(one: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of descriptor pairs that are each other's nearest by Hamming distance (what
+    OpenCV's brute-force matcher with cross-check gives), by one matrix product of the bits:
+    several times faster than the matcher on one core."""
+    import cv2
+
+    one_bits = np.unpackbits(one, axis=1).astype(np.float32)
+    other_bits = np.unpackbits(other, axis=1).astype(np.float32)
+    # OpenCV's product, not numpy's: a multi-threaded BLAS is ten times slower on a busy CPU.
+    common = cv2.gemm(one_bits, other_bits, 1.0, None, 0.0, flags=cv2.GEMM_2_T)
+    distance = one_bits.sum(1)[:, None] + other_bits.sum(1)[None, :] - 2 * common
+    forward = distance.argmin(axis=1)
+    backward = distance.argmin(axis=0)
+    query = np.flatnonzero(backward[forward] == np.arange(len(one)))
+    return query, forward[query]
+
+
 def _difference(one: SheetSignature, other: SheetSignature, homography: np.ndarray) -> int:
     """Differing ink pixels in the worst window, once `one` is warped onto `other`; a window
     that differs is looked at again with `one` shifted by up to `SHIFT` pixels, so that what
     a homography cannot follow (a photo's lens, paper that is not flat) is no difference."""
     import cv2
 
-    size = other.size
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * TOLERANCE + 1,) * 2)
-
-    def warped(mask: np.ndarray) -> np.ndarray:
-        return cv2.warpPerspective(mask, homography, size, flags=cv2.INTER_NEAREST) > 0
-
-    one_ink = warped(one.ink_mask())
+    # One warp for the three masks of `one`: ink, faint print, and the page itself (off the
+    # warped page's edge nothing can be compared: a crop that cut the other page).
+    layers = one.ink_bits() | (one.faint_bits() << 1) | np.uint8(4)
+    layers = cv2.warpPerspective(layers, homography, other.size, flags=cv2.INTER_NEAREST)
+    one_ink = (layers & 1) > 0
     # Ink of one page counts as missing from the other only where the other has not even a
     # faint print near it: a thin line that a copy's blur lightened is no difference.
-    one_near = cv2.dilate(warped(one.faint_mask()).view(np.uint8), kernel) > 0
-    other_ink = other.ink_mask() > 0
-    other_near = cv2.dilate(other.faint_mask(), kernel) > 0
-    # Off the warped page's edge nothing can be compared (a crop that cut the other page).
-    covered = warped(np.full((one.size[1], one.size[0]), 255, np.uint8))
-    covered = cv2.erode(covered.view(np.uint8), np.ones((2 * SHIFT + 1,) * 2, np.uint8)) > 0
+    one_near = cv2.dilate(layers & 2, kernel) > 0
+    covered = cv2.erode(layers & 4, np.ones((2 * SHIFT + 1,) * 2, np.uint8)) > 0
+    other_ink = other.ink_bits() > 0
+    other_near = cv2.dilate(other.faint_bits(), kernel) > 0
     differing = ((one_ink & ~other_near) | (other_ink & ~one_near)) & covered
-    windows = cv2.boxFilter(differing.view(np.uint8), cv2.CV_32F, (CELL, CELL), normalize=False)
+    windows = cv2.boxFilter(differing.view(np.uint8), cv2.CV_16U, (CELL, CELL), normalize=False)
     worst = int(windows.max())
     if worst <= MAX_CELL_DIFFERENCE:
         return worst
     worst = 0
-    ys, xs = np.nonzero(windows > MAX_CELL_DIFFERENCE)
     height, width = differing.shape
     half = CELL // 2
     # One look per half-cell, the worst first: other content is usually told at the first.
-    cells: dict[tuple[int, int], float] = {}
-    for y, x, value in zip(ys.tolist(), xs.tolist(), windows[ys, xs].tolist(), strict=True):
-        cell = (y // half * half, x // half * half)
-        cells[cell] = max(cells.get(cell, 0.0), value)
-    for y, x in sorted(cells, key=cells.__getitem__, reverse=True):
+    rows, cols = -(-height // half), -(-width // half)
+    padded = np.zeros((rows * half, cols * half), windows.dtype)
+    padded[:height, :width] = windows
+    cells = padded.reshape(rows, half, cols, half).max(axis=(1, 3))
+    ys, xs = np.nonzero(cells > MAX_CELL_DIFFERENCE)
+    for at in np.argsort(-cells[ys, xs].astype(np.int32), kind="stable").tolist():
+        y, x = int(ys[at]) * half, int(xs[at]) * half
         top, left = max(y - half, SHIFT), max(x - half, SHIFT)
         bottom, right = min(y + CELL, height - SHIFT), min(x + CELL, width - SHIFT)
         if bottom <= top or right <= left:

@@ -81,9 +81,20 @@ class SheetSignature:
         """The faint mask as uint8 0/255 (height, width)."""
         return self._unpacked(self.faint)
 
+    def ink_bits(self) -> np.ndarray:
+        """The ink mask as uint8 0/1 (height, width): what the comparison works on."""
+        return self._bits(self.ink)
+
+    def faint_bits(self) -> np.ndarray:
+        """The faint mask as uint8 0/1 (height, width)."""
+        return self._bits(self.faint)
+
     def _unpacked(self, packed: np.ndarray) -> np.ndarray:
+        return self._bits(packed) * np.uint8(255)
+
+    def _bits(self, packed: np.ndarray) -> np.ndarray:
         width, height = self.size
-        return np.unpackbits(packed, axis=1, count=width)[:height] * np.uint8(255)
+        return np.unpackbits(packed, axis=1, count=width)[:height]
 
     def to_bytes(self) -> bytes:
         """Compressed numpy arrays (no pickle): what the store keeps."""

@@ -12,9 +12,11 @@ blank pages are set apart as blank.
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,7 @@ MAX_HASH_DISTANCE = 64
 """Hash bits (of 256) two pages may differ by and still be confirmed (measured: copies stay
 under it; docs/similar.md)."""
 
-MAX_CANDIDATES = 12
+MAX_CANDIDATES = 6
 """Nearest candidates per page that are confirmed: bounds the work on many sibling sheets."""
 
 CACHE = 256
@@ -92,16 +94,21 @@ class SheetDuplicates:
 
 
 def sheet_duplicates(
-    pages: Iterable[SheetPage], store: Store | None = None, *, make_missing: bool = True
+    pages: Iterable[SheetPage],
+    store: Store | None = None,
+    *,
+    make_missing: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SheetDuplicates:
     """Group `pages` by printed sheet. Signatures come from `store`; those missing are made
-    from the files (and stored when there is a store) unless `make_missing` is False."""
+    from the files (and stored when there is a store) unless `make_missing` is False.
+    `progress` is told (candidate pairs done, all candidate pairs) as parts are grouped."""
     from mlx_edugraph.pages.sheet_signature import SIGNATURE_VERSION, SheetSignature
 
     found = SheetDuplicates()
     wanted = {p.id: p for p in pages}
     known = store.sheet_hashes(SIGNATURE_VERSION) if store is not None else {}
-    in_memory: dict[Page, SheetSignature] = {}
+    in_memory: dict[Page, bytes] = {}
     batch: list[tuple[Page, SheetSignature]] = []
     present = []
     for page in wanted.values():
@@ -120,7 +127,7 @@ def sheet_duplicates(
         known[page.id] = (signature.blank, signature.phash)
         present.append(page.id)
         if store is None:
-            in_memory[page.id] = signature
+            in_memory[page.id] = signature.to_bytes()
             continue
         batch.append((page.id, signature))
         if len(batch) == STORE_BATCH:
@@ -129,15 +136,15 @@ def sheet_duplicates(
     if batch:
         store.put_sheet_signatures(batch)
 
-    def load(page: Page) -> SheetSignature:
-        if page in in_memory:
-            return in_memory[page]
-        return SheetSignature.from_bytes(store.sheet_signature(*page))
+    def load(page: Page) -> bytes:
+        return in_memory[page] if page in in_memory else store.sheet_signature(*page)
 
     found.blank = sorted(p for p in present if known[p][0])
     printed = [p for p in present if not known[p][0]]
     hashes = np.frombuffer(b"".join(known[p][1] for p in printed), dtype=np.uint8)
-    found.groups, found.variants, found.compared = group(printed, hashes.reshape(-1, 32), load)
+    found.groups, found.variants, found.compared = group(
+        printed, hashes.reshape(-1, 32), load, progress
+    )
     return found
 
 
@@ -158,14 +165,97 @@ def _signature_from_file(page: SheetPage):
 
 
 def group(
-    pages: list[Page], hashes: np.ndarray, load: Callable[[Page], object]
+    pages: list[Page],
+    hashes: np.ndarray,
+    load: Callable[[Page], bytes],
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[list[Page]], int, int]:
-    """Duplicate groups among `pages` (each with its packed 32-byte hash row in `hashes`),
-    the number of variant pairs, and the number of pairs compared."""
-    from mlx_edugraph.pages.sheet_match import compare
+    """Duplicate groups among `pages` (each with its packed 32-byte hash row in `hashes`,
+    its stored signature from `load`), the number of variant pairs, and the number of pairs
+    compared.
 
+    Candidate pairs fall into connected parts (pages linked by candidate pairs); no pair joins
+    two parts, so each part is grouped alone, its pairs nearest first, on `WORKERS` threads
+    (OpenCV and numpy let go of the GIL in the heavy steps). A part's signatures are read
+    once, here (the store's connection is this thread's), and dropped when it is done.
+    Pages left without a duplicate then get a second look among their layout's pages
+    (`layout_candidates`)."""
     pairs = candidates(hashes)
-    parent = list(range(len(pages)))
+    joined = Joined()
+    variants = compared = done = 0
+
+    def collect(result: tuple[Joined, int, int]) -> None:
+        nonlocal variants, compared, done
+        part_joined, part_variants, part_compared = result
+        joined.parent.update(part_joined.parent)
+        joined.size.update(part_joined.size)
+        variants += part_variants
+        compared += part_compared
+        done += len(part_joined.pairs)
+        if progress is not None:
+            progress(done, len(pairs))
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        pending: deque[Future] = deque()
+        for part in _parts(len(pages), pairs):
+            members = sorted({i for pair in part for i in pair})
+            if len(members) > PART_IN_MEMORY:  # read as it is needed, on this thread
+                collect(_confirm(Joined(part), _cached(lambda i: load(pages[i]))))
+                continue
+            stored = {i: load(pages[i]) for i in members}
+            pending.append(pool.submit(_confirm, Joined(part), _cached(stored.__getitem__)))
+            while len(pending) > 2 * WORKERS:
+                collect(pending.popleft().result())
+        while pending:
+            collect(pending.popleft().result())
+    alone = [i for i in range(len(pages)) if i not in joined.parent and i not in joined.size]
+    second = layout_candidates(hashes, alone, sorted(joined.size), set(pairs))
+    if second:
+        joined.pairs = second
+        _, more_variants, more_compared = _confirm(joined, _cached(lambda i: load(pages[i])))
+        variants += more_variants
+        compared += more_compared
+    members: dict[int, list[Page]] = {}
+    for i in joined.parent:
+        members.setdefault(joined.root(i), []).append(pages[i])
+    groups = [sorted(g + [pages[anchor]]) for anchor, g in members.items()]
+    return sorted(groups, key=lambda g: (-len(g), g[0])), variants, compared
+
+
+@dataclass
+class Joined:
+    """Union-find over page indices: each group's root is its earliest page, its anchor;
+    pages not in `parent` are alone. `pairs` are the candidates still to confirm."""
+
+    pairs: list[tuple[int, int]] = field(default_factory=list)
+    parent: dict[int, int] = field(default_factory=dict)
+    size: dict[int, int] = field(default_factory=dict)
+
+    def root(self, i: int) -> int:
+        parent = self.parent
+        while i in parent:
+            if parent[i] in parent:
+                parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def join(self, first: int, second: int) -> None:
+        low, high = sorted((first, second))
+        self.parent[high] = low
+        self.size[low] = self.size.get(low, 1) + self.size.pop(high, 1)
+
+
+WORKERS = min(2, os.cpu_count() or 1)
+"""Threads that confirm candidate pairs."""
+
+PART_IN_MEMORY = 2048
+"""Pages of a connected part whose signatures are read at once and handed to a thread; a
+larger part is confirmed on the reading thread, its signatures read as needed."""
+
+
+def _parts(count: int, pairs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """`pairs` split into connected parts, each in the given order."""
+    parent = list(range(count))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -173,41 +263,56 @@ def group(
             i = parent[i]
         return i
 
-    cache: OrderedDict[int, object] = OrderedDict()
+    for one, other in pairs:
+        first, second = root(one), root(other)
+        if first != second:
+            parent[max(first, second)] = min(first, second)
+    parts: dict[int, list[tuple[int, int]]] = {}
+    for pair in pairs:
+        parts.setdefault(root(pair[0]), []).append(pair)
+    return list(parts.values())
 
-    def signature(i: int):
+
+def _cached(read: Callable[[int], bytes]) -> Callable[[int], object]:
+    """Decoded signatures of `read`, the last `CACHE` kept."""
+    from mlx_edugraph.pages.sheet_signature import SheetSignature
+
+    cache: OrderedDict[int, SheetSignature] = OrderedDict()
+
+    def signature(i: int) -> SheetSignature:
         if i in cache:
             cache.move_to_end(i)
             return cache[i]
-        cache[i] = load(pages[i])
+        cache[i] = SheetSignature.from_bytes(read(i))
         if len(cache) > CACHE:
             cache.popitem(last=False)
         return cache[i]
 
-    size = [1] * len(pages)
+    return signature
+
+
+def _confirm(joined: Joined, signature: Callable[[int], object]) -> tuple[Joined, int, int]:
+    """Confirm `joined.pairs` in order, joining the duplicates; `joined` with the variant
+    pairs and the pairs compared."""
+    from mlx_edugraph.pages.sheet_match import compare
+
     variants = compared = 0
-    for one, other in pairs:
-        first, second = root(one), root(other)
+    for one, other in joined.pairs:
+        first, second = joined.root(one), joined.root(other)
         if first == second:
             continue  # already one sheet through another copy
         match = compare(signature(one), signature(other))
         compared += 1
-        if match.duplicate and size[first] > 1 and size[second] > 1:
+        if match.duplicate and first in joined.size and second in joined.size:
             # Two groups join only if their first pages match too: one wrong link must not
             # chain two sheets' copies together.
             match = compare(signature(first), signature(second))
             compared += 1
         if match.duplicate:
-            low, high = sorted((first, second))
-            parent[high] = low  # the group's root stays its earliest page: its anchor
-            size[low] += size[high]
+            joined.join(first, second)
         elif match.variant:
             variants += 1
-    members: dict[int, list[Page]] = {}
-    for i, page in enumerate(pages):
-        members.setdefault(root(i), []).append(page)
-    groups = [sorted(g) for g in members.values() if len(g) > 1]
-    return sorted(groups, key=lambda g: (-len(g), g[0])), variants, compared
+    return joined, variants, compared
 
 
 _BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
@@ -251,3 +356,68 @@ def candidates(hashes: np.ndarray) -> list[tuple[int, int]]:
         for j, d in zip(near.tolist(), distance.tolist(), strict=True):
             found[(min(i, j), max(i, j))] = d
     return sorted(found, key=lambda pair: (found[pair], pair))
+
+
+LAYOUT_BITS = 4
+"""The layout key: the pHash's lowest `LAYOUT_BITS` x `LAYOUT_BITS` frequencies (16 bits).
+Copies differ in at most 2 of them (a phone photo's perspective, a crop: measured), where
+their 256 bits may differ in 80 (docs/similar.md); sibling sheets share it."""
+
+LAYOUT_DISTANCE = 2
+"""Bits of the layout key a page's layout peers may differ in."""
+
+LAYOUT_CANDIDATES = 6
+"""Layout peers (nearest by the full hash) a page with no duplicate is compared with."""
+
+
+def layout_candidates(
+    hashes: np.ndarray, alone: list[int], anchors: list[int], known: set[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """For each row of `alone` (no duplicate found): its `LAYOUT_CANDIDATES` nearest (by the
+    full hash) among the other rows of `alone` and the groups' `anchors` whose layout key is
+    within `LAYOUT_DISTANCE` bits, pairs of `known` left out. Sorted by distance, nearest
+    first. The second look for a page the full hash placed badly (a phone photo, a crop):
+    one page per group stands for it, so that the look reaches past a template's many
+    copies."""
+    if not alone or len(alone) + len(anchors) < 2:
+        return []
+    among = np.array(sorted(alone + anchors), dtype=np.int64)
+    keys = layout_keys(hashes[among])
+    order = among[np.argsort(keys, kind="stable")]
+    values = np.sort(keys, kind="stable")
+    key_of = dict(zip(among.tolist(), keys.tolist(), strict=True))
+    flips = np.array(
+        [
+            sum(1 << bit for bit in bits)
+            for count in range(LAYOUT_DISTANCE + 1)
+            for bits in combinations(range(LAYOUT_BITS * LAYOUT_BITS), count)
+        ],
+        dtype=np.uint16,
+    )
+    found: dict[tuple[int, int], int] = {}
+    for i in alone:
+        near = np.unique(np.uint16(key_of[i]) ^ flips)
+        lo, hi = np.searchsorted(values, near), np.searchsorted(values, near, side="right")
+        members = [order[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True) if b > a]
+        if not members:
+            continue
+        peers = np.concatenate(members)
+        peers = np.array(
+            [j for j in peers.tolist() if j != i and (min(i, j), max(i, j)) not in known],
+            dtype=np.int64,
+        )
+        if not len(peers):
+            continue
+        distance = _BITS[hashes[peers] ^ hashes[i]].sum(axis=1, dtype=np.int32)
+        if len(peers) > LAYOUT_CANDIDATES:
+            nearest = np.argpartition(distance, LAYOUT_CANDIDATES)[:LAYOUT_CANDIDATES]
+            peers, distance = peers[nearest], distance[nearest]
+        for j, d in zip(peers.tolist(), distance.tolist(), strict=True):
+            found[(min(i, j), max(i, j))] = d
+    return sorted(found, key=lambda pair: (found[pair], pair))
+
+
+def layout_keys(hashes: np.ndarray) -> np.ndarray:
+    """Each packed 256-bit pHash row's 16-bit layout key."""
+    bits = np.unpackbits(hashes, axis=1).reshape(-1, 16, 16)[:, :LAYOUT_BITS, :LAYOUT_BITS]
+    return np.packbits(bits.reshape(-1, LAYOUT_BITS * LAYOUT_BITS), axis=1).view(">u2")[:, 0]
