@@ -264,6 +264,10 @@ class Quality:
     """Pairs of sheets of one template with other numbers called duplicates: must be 0."""
     one_change: tuple[int, int] = (0, 0)
     """Pairs of a sheet and its one-problem sibling (any copies): (grouped, all)."""
+    other_dpi: tuple[int, int] = (0, 0)
+    """Pairs of one sheet drawn at two dpis (any copies): (grouped, all). Not counted as
+    copies: the drawing at another size moves text by a pixel or two (the font's hinting),
+    as a reprint from the source would, which is no copy of the printed page."""
     pages: int = 0
     signature_s: float = 0.0
     """Median seconds to make one page's signature."""
@@ -272,7 +276,8 @@ class Quality:
 
 
 def measure_quality(pages: list[SetPage]) -> Quality:
-    """Sign every page, group them as `duplicates` does, and count pairs."""
+    """Sign every page, group them as `duplicates` does, and count pairs. A page and its
+    copies (one sheet at one dpi) are duplicates; sibling sheets never."""
     from mlx_edugraph.pages.sheet_signature import make_signature
     from mlx_edugraph.store.sheet_duplicates import group
 
@@ -289,13 +294,17 @@ def measure_quality(pages: list[SetPage]) -> Quality:
     group_s = time.perf_counter() - started
     group_of = {int(p[0]): n for n, g in enumerate(groups) for p in g}
     true = found = correct = siblings = 0
-    one_change = [0, 0]
+    one_change, other_dpi = [0, 0], [0, 0]
     per_copy: dict[str, list[int]] = {}
     for i in range(len(pages)):
         for j in range(i + 1, len(pages)):
-            same = pages[i].sheet == pages[j].sheet
-            called = i in group_of and group_of.get(j) == group_of[i]
             one, other = pages[i].sheet, pages[j].sheet
+            called = i in group_of and group_of.get(j) == group_of[i]
+            if one == other and pages[i].dpi != pages[j].dpi:
+                other_dpi[0] += called  # drawn again at another dpi: counted apart
+                other_dpi[1] += 1
+                continue
+            same = one == other
             if not same and (one.layout, one.template, one.numbers) == (
                 other.layout,
                 other.template,
@@ -321,6 +330,7 @@ def measure_quality(pages: list[SetPage]) -> Quality:
         per_copy={k: (v[0] / v[1], v[0], v[1]) for k, v in sorted(per_copy.items())},
         sibling_pairs_grouped=siblings,
         one_change=(one_change[0], one_change[1]),
+        other_dpi=(other_dpi[0], other_dpi[1]),
         pages=len(pages),
         signature_s=float(np.median(times)),
         group_s=group_s,
@@ -334,6 +344,8 @@ def format_quality(quality: Quality) -> str:
         f"{quality.pages} pages; pair precision {quality.precision:.3f}, recall "
         f"{quality.recall:.3f}; sibling pairs grouped: {quality.sibling_pairs_grouped}; "
         f"one-problem sibling pairs grouped: {quality.one_change[0]} of {quality.one_change[1]}; "
+        f"pairs of one sheet drawn at two dpis grouped: {quality.other_dpi[0]} of "
+        f"{quality.other_dpi[1]}; "
         f"{quality.compared} pairs compared in {quality.group_s:.1f} s; signature "
         f"{quality.signature_s * 1000:.0f} ms per page (median)",
         "",

@@ -33,8 +33,13 @@ MAX_HASH_DISTANCE = 64
 """Hash bits (of 256) two pages may differ by and still be confirmed (measured: copies stay
 under it; docs/similar.md)."""
 
-MAX_CANDIDATES = 6
-"""Nearest candidates per page that are confirmed: bounds the work on many sibling sheets."""
+MAX_CANDIDATES = 16
+"""Nearest candidates per page: enough to reach past a sheet's own copies (free to skip once
+they are grouped) to its copies at another resolution."""
+
+MAX_REFUSED = 8
+"""Refused comparisons per page: a pair is compared while one of its pages has had fewer.
+What bounds the work on a template's many sibling sheets (each refused, at some 10 ms)."""
 
 CACHE = 256
 """Decoded signatures kept in memory while grouping."""
@@ -297,12 +302,18 @@ def _confirm(joined: Joined, signature: Callable[[int], object]) -> tuple[Joined
     from mlx_edugraph.pages.sheet_match import compare
 
     variants = compared = 0
+    refused: dict[int, int] = {}
     for one, other in joined.pairs:
         first, second = joined.root(one), joined.root(other)
         if first == second:
             continue  # already one sheet through another copy
+        if min(refused.get(one, 0), refused.get(other, 0)) >= MAX_REFUSED:
+            continue
         match = compare(signature(one), signature(other))
         compared += 1
+        if not match.duplicate:
+            refused[one] = refused.get(one, 0) + 1
+            refused[other] = refused.get(other, 0) + 1
         if match.duplicate and first in joined.size and second in joined.size:
             # Two groups join only if their first pages match too: one wrong link must not
             # chain two sheets' copies together.

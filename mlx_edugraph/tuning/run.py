@@ -40,7 +40,7 @@ from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tuning.examples import Collected, Example, from_store, from_truth_file
 from mlx_edugraph.tuning.proof import TOLERANCE, HeldOutScores, Verdict, judge, score
 from mlx_edugraph.tuning.report import report_text
-from mlx_edugraph.tuning.split import HELD_OUT, SEED, split
+from mlx_edugraph.tuning.split import HELD_OUT, SEED, duplicate_sheets, split
 
 WORK = ".training"
 PLAN = "plan.json"
@@ -233,7 +233,7 @@ def _plan(
             )
         return plan
     shutil.rmtree(work, ignore_errors=True)
-    together = _duplicate_sheets(collected.examples, options.store)
+    together = duplicate_sheets(collected.examples, options.store)
     if together:
         pages = sum(len(group) for group in together)
         say(
@@ -254,15 +254,6 @@ def _plan(
     }
     _write_json(work / PLAN, plan)
     return plan
-
-
-def _duplicate_sheets(examples: list[Example], store: Store | None) -> list[list]:
-    """The groups of examples that are the same printed sheet (signatures from the store, or
-    made from the files; a page that cannot be read is left to training to report)."""
-    from mlx_edugraph.store.sheet_duplicates import SheetPage, sheet_duplicates
-
-    pages = [SheetPage(e.sha256, e.page, str(e.path)) for e in examples]
-    return sheet_duplicates(pages, store).groups
 
 
 def _train(

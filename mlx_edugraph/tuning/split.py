@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tuning.examples import Example
 
 HELD_OUT = 0.2
@@ -83,3 +84,13 @@ def split(
             train.remove(moved)
             held_out.append(moved)
     return Split([e for unit in train for e in unit], [e for unit in held_out for e in unit])
+
+
+def duplicate_sheets(examples: list[Example], store: Store | None) -> list[list]:
+    """The groups of examples that are the same printed sheet (signatures from the store, or
+    made from the files; a page that cannot be read is left to training to report): what
+    `split` keeps on one side."""
+    from mlx_edugraph.store.sheet_duplicates import SheetPage, sheet_duplicates
+
+    pages = [SheetPage(e.sha256, e.page, str(e.path)) for e in examples]
+    return sheet_duplicates(pages, store).groups
