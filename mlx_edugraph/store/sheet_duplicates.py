@@ -4,7 +4,8 @@ Two stages. Candidates come from buckets of the pages' 256-bit hashes (multi-ind
 the hash cut into 16 chunks of 16 bits; pages sharing a chunk are looked at, and those within
 `MAX_HASH_DISTANCE` bits kept, at most `MAX_CANDIDATES` nearest per page), never from all
 pairs. Each candidate pair is then confirmed by aligning the two pages and comparing them
-locally (`pages.sheet_match`). Pages whose signature is missing get one from their file on
+locally (`pages.sheet_match`); a page left alone gets a second look among its layout's pages
+(`layout_candidates`). Pages whose signature is missing get one from their file on
 first use; a page whose file is gone, or that cannot be read, is reported and left out;
 blank pages are set apart as blank.
 """
