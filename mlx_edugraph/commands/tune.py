@@ -40,9 +40,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     add_input_arguments(parser)
     parser.add_argument(
-        "--epochs", type=int, default=3, help="passes over the training pages (default 3)"
+        "--epochs",
+        type=int,
+        default=10,
+        help="at most this many passes over the training pages (default 10); training stops "
+        "earlier once every training answer comes out as reviewed",
     )
-    parser.add_argument("--steps", type=int, help="training steps (instead of --epochs)")
+    parser.add_argument("--steps", type=int, help="at most this many steps (instead of --epochs)")
+    parser.add_argument(
+        "--all-steps",
+        action="store_true",
+        help="train to the cap even once the training answers are learned",
+    )
     parser.add_argument("--batch-size", type=int, default=1, help="pages per step (default 1)")
     parser.add_argument(
         "--learning-rate",
@@ -62,7 +71,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=0.2,
         help="share of reviewed pages kept back to prove the result (default 0.2, by Area)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the held-out split")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of every random draw: the held-out split, the adapter's start, the order of "
+        "the pages (default 0; the same reviews, settings and seed give the same adapter)",
+    )
     parser.add_argument(
         "--tolerance",
         type=float,
@@ -125,6 +140,7 @@ def _options(args: argparse.Namespace, base: str, store, ontology):
         ),
         epochs=args.epochs,
         steps=args.steps,
+        until_learned=not args.all_steps,
         held_out=args.held_out,
         seed=args.seed,
         tolerance=args.tolerance,
