@@ -106,8 +106,10 @@ def test_3_the_model_failed(pages: Path, taught_mlx_model: Path, tmp_path: Path)
 
 
 def test_130_interrupted(taught_mlx_model: Path, tmp_path: Path) -> None:
+    # Enough pages (~15 s of labeling) that the signal lands mid-run even when this process
+    # is not scheduled for seconds.
     folder = tmp_path / "many"
-    write_samples(folder, 20, size=DEMO_PAGE_SIZE, seed=9)
+    write_samples(folder, 80, size=DEMO_PAGE_SIZE, seed=9)
     db = tmp_path / "labels.sqlite"
     child = subprocess.Popen(
         [*COMMAND, "label", str(folder), "--model", str(taught_mlx_model), "--db", str(db)],
@@ -116,11 +118,14 @@ def test_130_interrupted(taught_mlx_model: Path, tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=cli_env(tmp_path),
+        # As from a terminal: a runner started in the background without job control passes
+        # SIGINT on ignored, and Python then never raises KeyboardInterrupt (nohup-like).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines = []
     for line in child.stderr:  # the progress bar writes a line per finished page
         lines.append(line)
-        if line.startswith("[") and "1/20" in line:
+        if line.startswith("[") and " 1/80 " in line:
             break
     child.send_signal(signal.SIGINT)
     rest = child.stderr.read()

@@ -463,7 +463,7 @@ def test_failed_background_work_is_a_notice(
             [failure] = notices(app, "error")
             assert failure == f"Background work failed: {notice}: RuntimeError: disk on fire"
             await pilot.press("question_mark")  # the app still answers keys
-            assert isinstance(app.screen, HelpScreen)
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), timeout=30)
             await pilot.press("escape")
         assert app.return_code in (None, 0)
 

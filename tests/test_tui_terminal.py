@@ -142,7 +142,7 @@ def test_app_in_a_real_terminal(
             "(accepted, flagged) and shown after a restart"
         )
         tmux("send-keys", "-t", "app", "q")
-        assert tmux.ended(), "q did not quit the app"
+        assert tmux.ended(timeout=60), "q did not quit the app"
     finally:
         subprocess.run([*tmux.base, "kill-server"], capture_output=True)
 
@@ -196,7 +196,7 @@ def test_review_at_80x24_in_a_real_terminal(tmp_path: Path, user_home: Path) -> 
         screen = tmux.wait_for("page 2 of 3")
         assert "IntegerMultiplication" in screen
         tmux("send-keys", "-t", "app", "q")
-        assert tmux.ended(), "q did not quit the app"
+        assert tmux.ended(timeout=60), "q did not quit the app"
     finally:
         subprocess.run([*tmux.base, "kill-server"], capture_output=True)
 

@@ -128,7 +128,7 @@ class ReviewApp(ReviewCommands, LabelingEvents, SimilarPages, App):
             self.notify(self.hint, timeout=12)
         self._scan()
         self.labeler.start()
-        self.call_after_refresh(self.workspace.focus_home)
+        self.workspace.focus_home()
 
     def on_unmount(self) -> None:
         self.labeler.stop(wait=STOP_WAIT_S)

@@ -125,8 +125,9 @@ class Workspace(Vertical):
             self.labels_pane.focus_labels()
 
     def focus_home(self) -> None:
-        """The keys start on the list, or on the labels while the list is folded."""
-        if self.list_folded:
+        """The keys start on the list, or on the labels while the list is folded (decided
+        from the terminal's width: called at mount, before the first resize)."""
+        if (layout_for(self.app.size.width) == "-narrow") != self.swapped:
             self.labels_pane.focus_labels()
         else:
             self.worklist.table.focus()
