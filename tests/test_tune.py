@@ -203,6 +203,40 @@ def _keys(store: Store, name: str):
             yield prediction.sha256
 
 
+@pytest.mark.parametrize(
+    ("correction", "learned"),
+    [("counting Ability -> ProcedureExecution", True), ("clock Scope -> TimeMeasurement", False)],
+)
+def test_a_correction_is_learned_or_refused_with_the_reason(
+    correction: str, learned: bool, home: Path, worksheets: Path, tmp_path: Path
+) -> None:
+    """Other kinds of correction: the counting Ability is learned and used; the clock Scope
+    TimeMeasurement (a parent term in place of two children) is not learned by this 64-wide
+    model within the cap (it writes the parent's sibling "Time"), so it is refused, saying why,
+    however the held-out pages score."""
+    from mlx_edugraph.benchmarks.tuning_reliability import CORRECTIONS
+
+    kind, answer = CORRECTIONS[correction]
+    lines = []
+    for path in sorted(worksheets.iterdir()):
+        page_kind = path.stem.split("-")[0]
+        if page_kind in ("addition", "counting", "clock"):
+            said = answer if page_kind == kind else json.loads(TAUGHT_ANSWERS[page_kind])
+            lines.append(json.dumps({"path": str(path), **said}))
+    truth = tmp_path / "truth.jsonl"
+    truth.write_text("\n".join(lines) + "\n")
+    cap = () if learned else ("--epochs", "3")  # learned: stops itself; else: a short cap
+    run = cli("tune", "--demo", "--truth", truth, *cap, *TUNE, home=home)
+    assert run.returncode == 0, run.stderr
+    if learned:
+        assert "learned at step " in run.stderr
+        assert current(home) == "v1"
+    else:
+        assert "not learned: the training answers were not learned by step 36" in run.stderr
+        assert "the training answers were not learned" in run.stdout  # the verdict's reason
+        assert "kept aside" in run.stdout and current(home) == "base"
+
+
 def test_too_few_or_no_reviews_are_refused_and_change_nothing(home: Path) -> None:
     db = home / "data" / "labels.sqlite"
     with Store(db) as store:

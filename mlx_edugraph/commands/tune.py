@@ -61,9 +61,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
     parser.add_argument(
         "--grad-checkpoint",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         help="recompute activations in the backward pass: far less memory, about a third "
-        "more time (for 16 GB Macs; see docs/tuning.md)",
+        "more time (default: on exactly when a step would not fit the GPU's working set, as "
+        "on 16 GB Macs with the 4B; see docs/tuning.md)",
     )
     parser.add_argument(
         "--held-out",
@@ -124,9 +125,13 @@ def main(args: argparse.Namespace) -> int:
 
 def _options(args: argparse.Namespace, base: str, store, ontology):
     from mlx_edugraph.model.vlm_training import AdapterSettings
+    from mlx_edugraph.tuning.memory import plan_memory
     from mlx_edugraph.tuning.run import TuneOptions
 
     learning_rate = args.learning_rate or (DEMO_LEARNING_RATE if args.demo else LEARNING_RATE)
+    memory = plan_memory(Path(base), args.max_pixels, args.grad_checkpoint)
+    if args.grad_checkpoint is None:
+        say(f"memory: {memory.why}")
     return TuneOptions(
         base=base,
         store=store,
@@ -136,7 +141,7 @@ def _options(args: argparse.Namespace, base: str, store, ontology):
             alpha=2.0 * args.rank,
             learning_rate=learning_rate,
             batch_size=args.batch_size,
-            grad_checkpoint=args.grad_checkpoint,
+            grad_checkpoint=memory.checkpoint,
         ),
         epochs=args.epochs,
         steps=args.steps,

@@ -13,12 +13,15 @@ import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlx.core as mx
 from PIL import Image
 
 from mlx_edugraph.model.vlm import USER_TURN, VLM
+
+if TYPE_CHECKING:
+    from mlx_edugraph.model.grammar import Grammar
 
 ADAPTER_WEIGHTS = "adapters.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -75,6 +78,7 @@ class AdapterTraining:
         *,
         total_steps: int,
         checkpoint: Path | None = None,
+        grammar: Grammar | None = None,
     ):
         import mlx.optimizers as optim
         from mlx.utils import tree_unflatten
@@ -132,7 +136,7 @@ class AdapterTraining:
             )
         self.loss: AnswerLoss | None = None
         if settings.answer_loss:
-            self.loss = AnswerLoss()
+            self.loss = AnswerLoss(grammar)
             task = self._trainer.task
             self._trainer.task = replace(task, loss=self.loss)
             self._trainer.train_dataset = _Numbered(self._trainer.train_dataset)
@@ -235,10 +239,13 @@ class AnswerLoss:
     Qwen3-VL only: it repeats what `Model.get_input_embeddings` does for one image per example.
     """
 
-    def __init__(self):
+    def __init__(self, grammar: Grammar | None = None):
         self._folder = tempfile.TemporaryDirectory(prefix="mlx-edugraph-vision-")
         self.vision_runs = 0
         """Pages whose vision features were computed (a test reads it)."""
+        self._grammar = grammar
+        self._masks: dict[int, Any] = {}
+        """Page -> the grammar's packed token masks along its reviewed answer (`_constrained`)."""
 
     def close(self) -> None:
         self._folder.cleanup()
@@ -272,11 +279,38 @@ class AnswerLoss:
             logits = language.model.embed_tokens.as_linear(hidden)
         else:
             logits = language.lm_head(hidden)
-        loss, metrics = cross_entropy(
-            logits.astype(mx.float32)[None], targets.reshape(-1)[rows][None]
-        )
+        answer = targets.reshape(-1)[rows]
+        loss, metrics = cross_entropy(logits.astype(mx.float32)[None], answer[None])
         metrics["num_vision_tokens"] = vlm_vision_mask(model, batch).sum()
+        if self._grammar is not None:
+            metrics.update(self._constrained(logits, answer, np.array(scored), batch))
         return loss, {**metrics, **vlm_batch_metrics(batch)}
+
+    def _constrained(self, logits: mx.array, answer: mx.array, scored: Any, batch: dict) -> dict:
+        """Token accuracy and loss of the answer rows as constrained decoding sees them: each
+        row's logits masked to the tokens the answer grammar allows there. A token the grammar
+        forces is then always right, and a term is right once it beats the other terms the
+        grammar allows, not every word of the vocabulary. Metrics only: no gradient."""
+        import numpy as np
+
+        from mlx_edugraph.model.grammar import token_mask
+
+        targets = np.array(answer)
+        masks, start = [], 0
+        for page, count in zip(batch[PAGE_INDEX].tolist(), scored.sum(axis=1), strict=True):
+            if page not in self._masks:
+                tokens = targets[start : start + count].tolist()
+                self._masks[page] = self._grammar.masks_along(tokens)
+            masks.append(self._masks[page])
+            start += count
+        masked = token_mask(
+            mx.stop_gradient(logits).astype(mx.float32), mx.array(np.concatenate(masks))
+        )
+        picked = mx.take_along_axis(masked, answer[:, None], axis=-1)[:, 0]
+        return {
+            "grammar_token_accuracy": (mx.argmax(masked, axis=-1) == answer).mean(),
+            "grammar_loss": (mx.logsumexp(masked, axis=-1) - picked).mean(),
+        }
 
     def _vision(self, model: Any, batch: dict) -> tuple[mx.array, list[mx.array]]:
         """The vision tower's output (merged features, deepstack features) for the batch's

@@ -26,6 +26,7 @@ from mlx_edugraph.labels.answer import DEFAULT_MAX_TOKENS
 from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.model import versions, vlm, vlm_training
 from mlx_edugraph.model.choice import ModelChoice
+from mlx_edugraph.model.grammar import Grammar
 from mlx_edugraph.model.mlx_engine import MlxEngine
 from mlx_edugraph.model.versions import Version
 from mlx_edugraph.pages.worksheets import (
@@ -157,7 +158,7 @@ def _tune(
         f"{len(train)} page(s) to train on, {len(held_out)} held out to prove the result "
         f"({plan['held_out_fraction']:.0%} by Area, seed {plan['seed']})"
     )
-    adapter, trained = _train(options, plan, train, work, say, on_step, should_stop)
+    adapter, trained, unlearned = _train(options, plan, train, work, say, on_step, should_stop)
 
     current = versions.choose(base)
     say(f"scoring {len(held_out)} held-out page(s) with the model in use ({current.version}) ...")
@@ -165,7 +166,7 @@ def _tune(
     say("scoring them with the tuned adapter ...")
     tuned = ModelChoice(base, adapter, "tuned")
     after = _score(tuned, held_out, options)
-    verdict = judge(before, after, options.tolerance)
+    verdict = judge(before, after, options.tolerance, unlearned)
     promoted = verdict.better if options.promote is None else options.promote
     record = {
         "fingerprint": tuned.fingerprint,
@@ -273,9 +274,10 @@ def _train(
     say: Callable[[str], None],
     on_step: Callable[[int, int, dict], None],
     should_stop: Callable[[], bool],
-) -> tuple[Path, int]:
+) -> tuple[Path, int, str | None]:
     """Train from the plan's checkpoint until learned or to its step count; returns the
-    finished adapter folder (a staging folder beside the versions) and the steps trained."""
+    finished adapter folder (a staging folder beside the versions), the steps trained, and
+    why the answers count as not learned (None when they were, or when no rule applied)."""
     examples = []
     for example in train:
         try:
@@ -295,12 +297,18 @@ def _train(
     model = vlm.load(options.base)
     try:
         training = vlm_training.AdapterTraining(
-            model, examples, settings, total_steps=plan["steps"], checkpoint=checkpoint
+            model,
+            examples,
+            settings,
+            total_steps=plan["steps"],
+            checkpoint=checkpoint,
+            grammar=Grammar(model.tokenizer, vlm.vocab_size(model), options.ontology),
         )
     except Exception as exc:
         raise TuneError(_why(exc, settings)) from exc
     total, done = plan["steps"], training.steps_done
     until = UntilLearned(plan["steps_per_pass"]) if plan.get("until_learned") else None
+    unlearned = None
     say(rule_text(plan["steps_per_pass"], total) if until else f"training {total} step(s)")
     if done:
         say(f"resuming at step {done} of {total}")
@@ -321,8 +329,11 @@ def _train(
             training.run(
                 total - done, report, adapter_file=work / "last" / vlm_training.ADAPTER_WEIGHTS
             )
-        if until is not None:
-            say(f"not learned by step {total}, the cap: the held-out proof decides")
+        if until is not None and until.unlearned is None:
+            say("at the cap with no whole pass since resuming: the held-out proof decides")
+        elif until is not None:
+            unlearned = until.refusal(total)
+            say(f"not learned: {unlearned}")
     except _Learned:
         pass
     except vlm_training.StopTraining:
@@ -335,7 +346,7 @@ def _train(
     shutil.rmtree(staging, ignore_errors=True)
     training.save(staging)
     (staging / vlm_training.OPTIMIZER_STATE).unlink()  # a version needs only the adapter
-    return staging, training.steps_done
+    return staging, training.steps_done, unlearned
 
 
 def _why(exc: BaseException, settings: vlm_training.AdapterSettings) -> str:
