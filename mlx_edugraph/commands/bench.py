@@ -95,7 +95,7 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mlx_edugraph.benchmarks.proxy import proxy_model
+    from mlx_edugraph.benchmarks.proxy import REAL_VOCABULARY, proxy_model
 
     ctx = Context(args)
     if args.server:
@@ -107,7 +107,8 @@ def main(args: argparse.Namespace) -> int:
 
         args.model = str(demo_model(log=lambda line: say(f"demo: {line}")))
     proxy = args.proxy or (None if args.model else "tiny")
-    model = proxy_model(proxy, log=say) if proxy else args.model
+    vocab = REAL_VOCABULARY if args.tune else None
+    model = proxy_model(proxy, log=say, vocab_size=vocab) if proxy else args.model
     if args.tune:
         return _tune(args, model)
     if args.similar:
