@@ -94,7 +94,7 @@ class CompetenceSpace:
             if common:
                 lowest = sorted(t for t in common if not self.ontology.descendants(t) & common)
                 parts.append(f"{dimension}: both part of {', '.join(lowest)}")
-            elif mine or theirs:
+            elif mine and theirs:  # a dimension asked for on one side only says nothing
                 parts.append(f"differs in {dimension}")
         if shared:
             parts.insert(0, f"shares {', '.join(shared)}")
