@@ -231,3 +231,15 @@ def test_index_groups_pages_by_label_set(collection, ontology) -> None:
     assert len(index) == 15 and len(index.sets) == 5
     assert index.labels_of(("nope", 0)) is None
     assert index.related(label_set(ASKED), 1)[0].why == "same labels"
+
+
+def test_bench_times_every_query_on_a_generated_store(tmp_path, ontology) -> None:
+    """`bench --related`'s figures on a small store: every query and both commands timed."""
+    from mlx_edugraph.benchmarks.related_speed import format_related_table, run_related_bench
+
+    ontology_file = ONTOLOGY_V04_TTL if REAL_ONTOLOGY else None
+    times = run_related_bench(tmp_path / "labels.sqlite", 60, ontology_file, ontology)
+    assert times.pages == 60 and 1 < times.sets <= 60 and times.worst_sets == 60
+    assert set(times.query_ms) == {"related", "next", "before"} == set(times.worst_ms)
+    assert set(times.command_s) == {"related", "next"}
+    assert "| related, per query: median / max |" in format_related_table(times)

@@ -92,7 +92,8 @@ class CompetenceSpace:
                 continue
             common = self.closure(dimension, mine) & self.closure(dimension, theirs)
             if common:
-                lowest = sorted(t for t in common if not self.ontology.descendants(t) & common)
+                above = set().union(*(self._closure(dimension, t) - {t} for t in common))
+                lowest = sorted(common - above)
                 parts.append(f"{dimension}: both part of {', '.join(lowest)}")
             elif mine and theirs:  # a dimension asked for on one side only says nothing
                 parts.append(f"differs in {dimension}")

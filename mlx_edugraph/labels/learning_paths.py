@@ -50,21 +50,28 @@ class LearningPaths:
             for wide, narrow in NUMERIC_RANGE_ORDER
             if ontology.dimension_of(wide) == ontology.dimension_of(narrow) == "Scope"
         ]
-        self.scope_order = "the ontology's own" if own else "v0.21.0's numeric ranges"
+        self._below: dict[str, frozenset[str]] = {}
+
+    def _with_parts(self, term: str) -> frozenset[str]:
+        """The term and every term part of it (cached: a root has hundreds)."""
+        found = self._below.get(term)
+        if found is None:
+            found = self._below[term] = frozenset({term} | self.ontology.descendants(term))
+        return found
 
     def areas(self, areas: Iterable[str], *, after: bool) -> dict[str, str]:
         """Area term -> why it comes after (`after`) or before one of `areas`."""
         known = self.ontology
         steps: dict[str, str] = {}
         for mine in sorted(areas):
-            below = {mine} | known.descendants(mine)
+            below = self._with_parts(mine)
             above = {mine} | known.ancestors(mine)
             for later, base in self.area_links:
                 if after and base in below:
-                    for term in sorted({later} | known.descendants(later)):
+                    for term in sorted(self._with_parts(later)):
                         steps.setdefault(term, _reason(later, base, term, (base, mine)))
                 elif not after and later in above:
-                    for term in sorted({base} | known.descendants(base)):
+                    for term in sorted(self._with_parts(base)):
                         steps.setdefault(term, _reason(later, base, mine, (term, base)))
         return steps
 

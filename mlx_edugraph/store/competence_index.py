@@ -54,6 +54,13 @@ class CompetenceIndex:
         self._group = {
             (key, page): i for i, pages in enumerate(self.members) for _, key, page in pages
         }
+        # Per dimension, term -> the sets that have it: a step's candidates without a pass
+        # over every set.
+        self._having: list[dict[str, list[int]]] = [{}, {}, {}]
+        for i, labels in enumerate(self.sets):
+            for having, terms in zip(self._having, labels, strict=True):
+                for term in terms:
+                    having.setdefault(term, []).append(i)
 
     @classmethod
     def load(cls, store: Store, ontology: Ontology | None) -> CompetenceIndex:
@@ -97,17 +104,20 @@ class CompetenceIndex:
         areas = self.paths.areas(labels[0], after=after)
         scopes = self.paths.scopes(labels[1], after=after)
         reasons: dict[int, str] = {}
-        for i, (their_areas, their_scopes, _) in enumerate(self.sets):
-            by_area = sorted(t for t in their_areas if t in areas)
-            by_scope = sorted(t for t in their_scopes if t in scopes)
-            if by_area:
-                reasons[i] = "; ".join(areas[t] for t in by_area)
-            elif by_scope and their_areas == labels[0]:
-                reasons[i] = f"same Areas, {'wider' if after else 'narrower'} Scope: " + "; ".join(
-                    scopes[t] for t in by_scope
-                )
+        for term in sorted(areas):
+            for i in self._having[0].get(term, ()):
+                reasons[i] = f"{reasons[i]}; {areas[term]}" if i in reasons else areas[term]
+        by_scope: dict[int, list[str]] = {}
+        for term in sorted(scopes):
+            for i in self._having[1].get(term, ()):
+                if i not in reasons and self.sets[i][0] == labels[0]:
+                    by_scope.setdefault(i, []).append(scopes[term])
+        wider = "wider" if after else "narrower"
+        for i, steps in by_scope.items():
+            reasons[i] = f"same Areas, {wider} Scope: " + "; ".join(steps)
         scores = self.scores(labels)
-        order = [i for i in np.argsort(-scores, kind="stable") if i in reasons]
+        found = np.fromiter(reasons, dtype=np.int64, count=len(reasons))
+        order = found[np.lexsort((found, -scores[found]))]  # by score, ties in set order
         return list(self._pages(order, scores, labels, k, skip, lambda _, __: "", reasons))
 
     def _pages(self, order, scores, labels, k, skip, why, reasons=None) -> Iterator[Match]:
