@@ -20,6 +20,7 @@ from mlx_edugraph.store.competence_index import CompetenceIndex
 from mlx_edugraph.store.review import Review
 from mlx_edugraph.store.sqlite_store import Store
 from tests.conftest import ONTOLOGY_V04_TTL, REAL_ONTOLOGY
+from tests.ontology_files import SMALL_EXPANDS, SMALL_ONTOLOGY
 
 ASKED = {
     "Area": ["IntegerAddition"],
@@ -174,6 +175,9 @@ def test_v04_expands_links_are_read(ontology) -> None:
     links = [(t.name, base) for t in ontology.terms.values() for base in t.expands]
     assert len({name for name, _ in links}) == 34 and len(links) == 56  # on 34 terms
     assert ("DecimalAddition", "IntegerAddition") in links
+    names = {name for terms in SMALL_ONTOLOGY.values() for name in terms}
+    among = {n: tuple(b for b in ontology.get(n).expands if b in names) for n in names}
+    assert {n: links for n, links in among.items() if links} == SMALL_EXPANDS  # the stand-in's
     v021 = load_ontology(Path(ONTOLOGY_V04_TTL).parent / "edugraph-v0.21.0-math.rdf")
     assert "NumbersSmaller10" in v021.get("NumbersSmaller20").expands  # the plain form
 
