@@ -160,6 +160,9 @@ def test_steps_follow_the_part_of_hierarchy(ontology) -> None:
         "IntegerMultiplication expands IntegerAddition (IntegerAddition is part of "
         "IntegerArithmetic)"
     )
+    assert "IntegerMultiplication" not in paths.areas(  # practised already: no step
+        ["IntegerAddition", "IntegerMultiplication"], after=True
+    )
     before = paths.areas(["IntegerMultiplication"], after=False)
     assert before["IntegerAddition"] == "IntegerMultiplication expands IntegerAddition"
     assert paths.scopes(["NumbersSmaller20"], after=True) == {

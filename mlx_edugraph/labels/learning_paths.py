@@ -60,8 +60,10 @@ class LearningPaths:
         return found
 
     def areas(self, areas: Iterable[str], *, after: bool) -> dict[str, str]:
-        """Area term -> why it comes after (`after`) or before one of `areas`."""
+        """Area term -> why it comes after (`after`) or before one of `areas` (not one of
+        `areas` itself: what a page practises is no step from it)."""
         known = self.ontology
+        areas = set(areas)
         steps: dict[str, str] = {}
         for mine in sorted(areas):
             below = self._with_parts(mine)
@@ -73,7 +75,7 @@ class LearningPaths:
                 elif not after and later in above:
                     for term in sorted(self._with_parts(base)):
                         steps.setdefault(term, _reason(later, base, mine, (term, base)))
-        return steps
+        return {term: why for term, why in steps.items() if term not in areas}
 
     def scopes(self, scopes: Iterable[str], *, after: bool) -> dict[str, str]:
         """Scope term -> why it is the next (`after`) or the previous Scope of one of `scopes`."""

@@ -8,7 +8,7 @@ lists the pages of the best ones: at 100,000 pages a query stays well under 200 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,7 +94,8 @@ class CompetenceIndex:
         """The `k` pages whose competences are closest to `labels`, closest first."""
         scores = self.scores(labels)
         order = np.argsort(-scores, kind="stable")
-        return list(self._pages(order, scores, labels, k, skip, self.space.why))
+        why = lambda i: self.space.why(labels, self.sets[i])  # noqa: E731
+        return list(self._pages(order, scores, k, skip, why))
 
     def steps(
         self, labels: LabelSet, k: int, *, after: bool, skip: Page | None = None
@@ -118,18 +119,21 @@ class CompetenceIndex:
         scores = self.scores(labels)
         found = np.fromiter(reasons, dtype=np.int64, count=len(reasons))
         order = found[np.lexsort((found, -scores[found]))]  # by score, ties in set order
-        return list(self._pages(order, scores, labels, k, skip, lambda _, __: "", reasons))
+        return list(self._pages(order, scores, k, skip, reasons.__getitem__))
 
-    def _pages(self, order, scores, labels, k, skip, why, reasons=None) -> Iterator[Match]:
+    def _pages(self, order, scores, k: int, skip, why: Callable[[int], str]) -> Iterator[Match]:
+        """The first `k` pages of the sets in `order` (but `skip`), each set's why said once."""
         count = 0
         for i in order:
-            text = reasons[i] if reasons is not None else why(labels, self.sets[i])
+            text = None
             for path, key, page in self.members[i]:
                 if count == k:
                     return
-                if (key, page) != skip:
-                    count += 1
-                    yield Match(key, page, path, float(scores[i]), text, self.sets[i])
+                if (key, page) == skip:
+                    continue
+                text = why(i) if text is None else text
+                count += 1
+                yield Match(key, page, path, float(scores[i]), text, self.sets[i])
 
     def pages(self) -> Iterator[tuple[str, str, int, int]]:
         """(path, key, page, row of `matrix`) of every page, in path order within each set."""
