@@ -58,6 +58,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "labeled pages (100000 for the targets)",
     )
     parser.add_argument(
+        "--related",
+        type=int,
+        metavar="N",
+        help="time `related`, `next` and `before` on a generated store of N labeled pages "
+        "(100000 for the targets)",
+    )
+    parser.add_argument(
         "--similar",
         action="store_true",
         help="time page vectors: labeling with and without them on the proxy, and similar-page "
@@ -102,6 +109,8 @@ def main(args: argparse.Namespace) -> int:
         return _servers(ctx)
     if args.collection:
         return _collection(ctx)
+    if args.related:
+        return _related(ctx)
     if args.demo:
         from mlx_edugraph.tinymodel import demo_model
 
@@ -165,6 +174,23 @@ def _collection(ctx: Context) -> int:
         say("the TUI's coverage screen ...")
         screen_s = coverage_screen_seconds(db, ontology)
     print(format_collection_table(times, screen_s))
+    return ExitCode.OK
+
+
+def _related(ctx: Context) -> int:
+    from mlx_edugraph.benchmarks.related_speed import format_related_table, run_related_bench
+    from mlx_edugraph.labels.demo_ontology import demo_ontology
+
+    if ctx.args.related < 10:
+        raise UserError("--related: give at least 10 pages")
+    ontology = ctx.ontology() if ctx.args.ontology else None
+    ontology_file = ctx.args.ontology if ontology else None
+    with tempfile.TemporaryDirectory(prefix="mlx-edugraph-related-") as tmp:
+        db = Path(tmp) / "labels.sqlite"
+        times = run_related_bench(
+            db, ctx.args.related, ontology_file, ontology or demo_ontology(), log=say
+        )
+    print(format_related_table(times))
     return ExitCode.OK
 
 

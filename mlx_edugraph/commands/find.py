@@ -70,7 +70,7 @@ def _wanted(asked: dict[str, list[str]], ontology) -> dict[str, set[str]]:
     wanted: dict[str, set[str]] = {}
     for dimension, terms in asked.items():
         for term in terms:
-            problem = _check(term, dimension, ontology)
+            problem = check_term(term, dimension, ontology)
             if problem:
                 raise UserError(problem)
             found = {term} | (ontology.descendants(term) if ontology else set())
@@ -78,7 +78,7 @@ def _wanted(asked: dict[str, list[str]], ontology) -> dict[str, set[str]]:
     return wanted
 
 
-def _check(term: str, dimension: str, ontology) -> str | None:
+def check_term(term: str, dimension: str, ontology) -> str | None:
     """Why `term` cannot be asked for under `dimension`, or None."""
     if ontology is None:
         return None
