@@ -69,7 +69,23 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mlx_edugraph.labelstudio.backend_app import Backend, create_app
+    from mlx_edugraph.labelstudio.backend_app import create_app
+
+    backend, credentials, listener = start_backend(args)
+    host, port = listener.getsockname()[:2]
+    say(
+        f"serving {backend.worker.model_version} to Label Studio at http://{host}:{port} "
+        f"({'basic auth' if credentials else 'no auth'}); Ctrl-C stops after the page in hand"
+    )
+    if args.host not in LOOPBACK and credentials is None:
+        say(f"warning: listening on {args.host} without --basic-auth: anyone may use it")
+    return _serve(create_app(backend, credentials), listener, backend.worker)
+
+
+def start_backend(args: argparse.Namespace):
+    """The backend with its model loaded, its credentials, and its socket bound: each
+    problem said (`UserError`) before anything listens."""
+    from mlx_edugraph.labelstudio.backend_app import Backend
     from mlx_edugraph.labelstudio.backend_worker import ModelWorker
     from mlx_edugraph.labelstudio.task_images import TaskImages
     from mlx_edugraph.paths import data_dir
@@ -80,11 +96,11 @@ def main(args: argparse.Namespace) -> int:
     credentials = _credentials(args)
     if args.image_root is not None and not args.image_root.is_dir():
         raise UserError(f"--image-root {args.image_root} is not a folder")
-    listener = _listen(args.host, args.port)
     ctx = Context(args)
     with ctx.store():  # made now if new: a broken store stops us before the model loads
         pass
     ontology = ctx.ontology(unverified="; predicted terms are shown unchecked")
+    listener = _listen(args.host, args.port)
     worker = ModelWorker(lambda: ctx.engine(ctx.model()), ctx.db)
     try:
         worker.start()
@@ -98,14 +114,7 @@ def main(args: argparse.Namespace) -> int:
         max_bytes=args.max_download_mb * 1024 * 1024,
     )
     backend = Backend(worker, images, ontology, ctx.db, _tune_command(args), say)
-    host, port = listener.getsockname()[:2]
-    say(
-        f"serving {worker.model_version} to Label Studio at http://{host}:{port} "
-        f"({'basic auth' if credentials else 'no auth'}); Ctrl-C stops after the page in hand"
-    )
-    if args.host not in LOOPBACK and credentials is None:
-        say(f"warning: listening on {args.host} without --basic-auth: anyone may use it")
-    return _serve(create_app(backend, credentials), listener, worker)
+    return backend, credentials, listener
 
 
 def _credentials(args: argparse.Namespace) -> tuple[str, str] | None:
