@@ -4,6 +4,7 @@ one): what /health, /setup, /predict and /webhook answer, the hostile images, ba
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import socket
 import threading
@@ -57,10 +58,8 @@ class Files(http.server.BaseHTTPRequestHandler):
         if self.path != "/big.png":  # the size is found while reading, not declared
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # it stopped reading
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):  # the backend stopped reading: right
-            pass
 
     def log_message(self, *args) -> None:
         pass
