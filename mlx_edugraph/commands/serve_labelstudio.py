@@ -101,7 +101,7 @@ def start_backend(args: argparse.Namespace):
         pass
     ontology = ctx.ontology(unverified="; predicted terms are shown unchecked")
     listener = _listen(args.host, args.port)
-    worker = ModelWorker(lambda: ctx.engine(ctx.model()), ctx.db)
+    worker = ModelWorker(lambda: ctx.engine(ctx.model()), ctx.db, say)
     try:
         worker.start()
     except BaseException:

@@ -9,6 +9,7 @@ writes the predictions.
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -44,6 +45,15 @@ def model_version(engine: Engine) -> str:
     return f"{provenance.model_fingerprint}-{provenance.model_version or 'base'}"
 
 
+def _release_streams() -> None:
+    """Destroy the MLX streams this thread made, as MLX asks of a thread that used it: left to
+    the process's exit, their teardown can abort it ("terminate called without an active
+    exception", ml-explore/mlx#3126), which 2 of 3 live runs here did after SIGTERM."""
+    mlx = sys.modules.get("mlx.core")
+    if mlx is not None:
+        mlx.clear_streams()
+
+
 class BackendStopping(Exception):
     """The backend was asked to stop (Ctrl-C, SIGTERM) before this job was done."""
 
@@ -51,8 +61,9 @@ class BackendStopping(Exception):
 class ModelWorker:
     """One thread, one model, one queue of jobs."""
 
-    def __init__(self, load: Callable[[], Engine], db: Path) -> None:
+    def __init__(self, load: Callable[[], Engine], db: Path, log: Callable[[str], None]) -> None:
         self._load = load
+        self._log = log
         self._db = db
         self._jobs: queue.Queue[tuple[Job, Future] | None] = queue.Queue()
         self._ready = threading.Event()
@@ -91,6 +102,12 @@ class ModelWorker:
 
     def _run(self) -> None:
         try:
+            self._serve()
+        finally:
+            _release_streams()
+
+    def _serve(self) -> None:
+        try:
             loaded = self._make(None)
         except BaseException as exc:  # the command says it and exits
             self._failure = exc
@@ -125,7 +142,7 @@ class ModelWorker:
         try:
             return self._make(loaded)
         except Exception as exc:  # the model in use stays; say why the new one did not load
-            print(f"error: the new version did not load, {self.model_version} stays: {exc}")
+            self._log(f"error: the new version did not load, {self.model_version} stays: {exc}")
             return loaded
 
     def _make(self, old: Loaded | None) -> Loaded:
