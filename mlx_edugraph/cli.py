@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "tui": "Review worksheets beside their labels in the terminal, labeling in the background.",
     "export": "Export the store's labels (reviewed where a person settled them).",
     "import-reviews": "Take a Label Studio export's annotations into the store as reviews.",
+    "serve-labelstudio": "Serve the model to Label Studio as its ML backend (pre-labels, reviews).",
     "eval": "Measure label quality against reviewed labels, or compare two model builds.",
     "tune": "Learn from reviewed pages (LoRA), prove it on held-out pages, version the result.",
     "versions": "List a model's tuned versions and switch between them.",
