@@ -3,7 +3,11 @@ path (related_search.py finds them off the UI thread); choosing one moves the li
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import work
+
+from mlx_edugraph.store.competence_index import Match
 
 from .lifetime import while_shown
 from .messages import RelatedFound
@@ -26,8 +30,8 @@ class RelatedPages:
             return
         listed = self.collection.keys_of()
         lists = {
-            title: [RelatedRow(m.name, m.score, m.why, listed.get((m.key, m.page))) for m in found]
-            for title, found in message.lists.items()
+            title: [RelatedRow(_name(m), m.score, m.why, listed.get((m.key, m.page))) for m in ms]
+            for title, ms in message.lists.items()
         }
         shown = self.by_key.get(message.key)
         title = f"Pages related to {shown.ref.path.name if shown else 'this one'}"
@@ -39,3 +43,9 @@ class RelatedPages:
             self.notify("no page on screen", title="Related pages", timeout=5)
             return
         self._find_related(entry_key(entry), (entry.sha256, entry.ref.page))
+
+
+def _name(match: Match) -> str:
+    """The file's name (and page), as the list shows it: a full path fills an 80-column row."""
+    name = Path(match.path).name
+    return f"{name} p{match.page}" if match.page else name

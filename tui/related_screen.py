@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,13 +28,17 @@ class RelatedRow:
     row_key: str | None
 
 
-def _prompt(row: RelatedRow) -> Text:
-    text = Text(f"{row.score:.2f}  ", style="bold")
-    text.append(row.name, style="" if row.row_key else "dim")
+def _prompt(row: RelatedRow) -> Table:
+    """The score in its own column, so the name and a wrapped why line up beside it."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    text = Text(row.name, style="" if row.row_key else "dim")
     if row.row_key is None:
         text.append("  (not in this list)", style="dim")
-    text.append(f"\n      {row.why}", style="italic")
-    return text
+    text.append(f"\n{row.why}", style="italic")
+    grid.add_row(Text(f"{row.score:.2f}", style="bold"), text)
+    return grid
 
 
 class RelatedScreen(ModalScreen[str | None]):
