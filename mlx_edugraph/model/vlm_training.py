@@ -79,6 +79,7 @@ class AdapterTraining:
         total_steps: int,
         checkpoint: Path | None = None,
         grammar: Grammar | None = None,
+        scratch: Path | None = None,
     ):
         import mlx.optimizers as optim
         from mlx.utils import tree_unflatten
@@ -136,7 +137,7 @@ class AdapterTraining:
             )
         self.loss: AnswerLoss | None = None
         if settings.answer_loss:
-            self.loss = AnswerLoss(grammar)
+            self.loss = AnswerLoss(grammar, scratch)
             task = self._trainer.task
             self._trainer.task = replace(task, loss=self.loss)
             self._trainer.train_dataset = _Numbered(self._trainer.train_dataset)
@@ -239,8 +240,9 @@ class AnswerLoss:
     Qwen3-VL only: it repeats what `Model.get_input_embeddings` does for one image per example.
     """
 
-    def __init__(self, grammar: Grammar | None = None):
-        self._folder = tempfile.TemporaryDirectory(prefix="mlx-edugraph-vision-")
+    def __init__(self, grammar: Grammar | None = None, scratch: Path | None = None):
+        # Under `scratch` (tune's work folder) a killed run's features go with that folder.
+        self._folder = tempfile.TemporaryDirectory(prefix="mlx-edugraph-vision-", dir=scratch)
         self.vision_runs = 0
         """Pages whose vision features were computed (a test reads it)."""
         self._grammar = grammar

@@ -303,6 +303,7 @@ def _train(
             total_steps=plan["steps"],
             checkpoint=checkpoint,
             grammar=Grammar(model.tokenizer, vlm.vocab_size(model), options.ontology),
+            scratch=work,
         )
     except Exception as exc:
         raise TuneError(_why(exc, settings)) from exc
