@@ -11,6 +11,7 @@ from mlx_edugraph.commands.context import (
     Context,
     add_demo_argument,
     add_store_arguments,
+    add_term_arguments,
     demo_hint,
     say,
 )
@@ -27,14 +28,7 @@ def add_competence_arguments(parser: argparse.ArgumentParser, *, terms: bool) ->
         help="a stored page's file (found by its content, so a copy or moved file works too)",
     )
     if terms:
-        for dimension in DIMENSIONS:
-            parser.add_argument(
-                f"--{dimension.lower()}",
-                action="append",
-                default=[],
-                metavar="TERM",
-                help=f"instead of a page: {dimension} term (repeatable)",
-            )
+        add_term_arguments(parser, "instead of a page: {dimension} term (repeatable)")
     parser.add_argument("-k", type=int, default=10, help="how many pages (default 10)")
     parser.add_argument("--page", type=int, default=None, help="PDF page number (default 1)")
     parser.add_argument("--json", action="store_true", help="print a JSON list for scripts")
