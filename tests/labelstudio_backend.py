@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mlx_edugraph.cli import build_parser
 from mlx_edugraph.commands.serve_labelstudio import start_backend
-from mlx_edugraph.labelstudio.backend_app import Backend, create_app
+from mlx_edugraph.ml_backend.app import Backend, create_app
 from tests.run_cli import cli_env
 
 

@@ -69,7 +69,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mlx_edugraph.labelstudio.backend_app import create_app
+    from mlx_edugraph.ml_backend.app import create_app
 
     backend, credentials, listener = start_backend(args)
     host, port = listener.getsockname()[:2]
@@ -85,9 +85,9 @@ def main(args: argparse.Namespace) -> int:
 def start_backend(args: argparse.Namespace):
     """The backend with its model loaded, its credentials, and its socket bound: each
     problem said (`UserError`) before anything listens."""
-    from mlx_edugraph.labelstudio.backend_app import Backend
-    from mlx_edugraph.labelstudio.backend_worker import ModelWorker
     from mlx_edugraph.labelstudio.task_images import TaskImages
+    from mlx_edugraph.ml_backend.app import Backend
+    from mlx_edugraph.ml_backend.worker import ModelWorker
     from mlx_edugraph.paths import data_dir
 
     positive(args, "max_download_mb")

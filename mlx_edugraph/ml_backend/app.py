@@ -29,16 +29,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.labelstudio.annotations import MalformedExport
-from mlx_edugraph.labelstudio.backend_predict import predict
-from mlx_edugraph.labelstudio.backend_webhook import (
+from mlx_edugraph.labelstudio.task_images import TaskImageError, TaskImages
+from mlx_edugraph.ml_backend.predict import predict
+from mlx_edugraph.ml_backend.webhook import (
     ANNOTATION_EVENTS,
     TRAINING_EVENT,
     Training,
     run_tune,
     take_annotation,
 )
-from mlx_edugraph.labelstudio.backend_worker import BackendStopping, ModelWorker
-from mlx_edugraph.labelstudio.task_images import TaskImageError, TaskImages
+from mlx_edugraph.ml_backend.worker import BackendStopping, ModelWorker
 from mlx_edugraph.pages.worksheets import WorksheetRef
 from mlx_edugraph.store.sqlite_store import Store
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from mlx_edugraph.labeling.batch import Event, run
 from mlx_edugraph.labels.ontology import Ontology
-from mlx_edugraph.labelstudio.backend_worker import BackendStopping, Loaded
 from mlx_edugraph.labelstudio.config import TermTree
 from mlx_edugraph.labelstudio.tasks import results
+from mlx_edugraph.ml_backend.worker import BackendStopping, Loaded
 from mlx_edugraph.pages.worksheets import WorksheetRef
 from mlx_edugraph.prediction import DIMENSIONS
 from mlx_edugraph.store.review import predicted_labels

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.labelstudio.annotations import MalformedExport, parse_export
-from mlx_edugraph.labelstudio.backend_worker import Loaded
 from mlx_edugraph.labelstudio.reviews_in import import_annotations
 from mlx_edugraph.labelstudio.task_images import TaskImages
+from mlx_edugraph.ml_backend.worker import Loaded
 from mlx_edugraph.store.sqlite_store import Store
 
 ANNOTATION_EVENTS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED")
