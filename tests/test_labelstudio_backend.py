@@ -16,9 +16,9 @@ import pytest
 
 from mlx_edugraph.cli import main as cli_main
 from mlx_edugraph.labels.ontology import load_ontology
-from mlx_edugraph.labelstudio.backend_app import create_app
 from mlx_edugraph.labelstudio.config import TermTree
 from mlx_edugraph.labelstudio.tasks import results
+from mlx_edugraph.ml_backend.app import create_app
 from mlx_edugraph.pages.samples import write_samples
 from mlx_edugraph.store.review import predicted_labels
 from mlx_edugraph.store.sqlite_store import Store
@@ -101,7 +101,14 @@ def test_health_and_setup_name_the_model_by_fingerprint_and_version(served) -> N
     assert call(url, "/setup", setup) == (200, {"model_version": health["model_version"]})
 
 
-def test_predict_answers_each_task_in_the_export_form(served, root: Path, files: str) -> None:
+@pytest.mark.reliability(
+    "Inputs",
+    "ML backend task images it cannot use: a bomb, too large, too slow, outside the image root, "
+    "none, a Label Studio upload",
+)
+def test_predict_answers_each_task_in_the_export_form(
+    served, root: Path, files: str, outcome
+) -> None:
     url, backend = served
     tasks = [
         local("sheets/001-addition.png", 1),
@@ -130,6 +137,12 @@ def test_predict_answers_each_task_in_the_export_form(served, root: Path, files:
     assert "names no file under the image root" in errors[3]
     assert "no `data.image`" in errors[4]
     assert "uploaded files need its API" in errors[5]
+    outcome(
+        "each such task gets an entry with `error` and no `result` (Label Studio stores nothing; "
+        "asking again retries it), the other tasks their labels: image too large (bomb); larger "
+        "than 1,048,576 bytes; timed out; names no file under the image root; no `data.image`; "
+        "uploaded files need its API"
+    )
 
     ontology = load_ontology(ONTOLOGY_V04_TTL)
     with Store(backend.db) as store:

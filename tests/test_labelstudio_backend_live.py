@@ -44,8 +44,9 @@ def stored(db: Path, sql: str) -> int:
         return store.query(sql).fetchone()[0]
 
 
+@pytest.mark.reliability("Interruptions", "ML backend stopped (SIGTERM) in the middle of a batch")
 def test_the_backend_inside_label_studio(
-    studio, studio_root: Path, taught_mlx_model: Path, tmp_path: Path
+    studio, studio_root: Path, taught_mlx_model: Path, tmp_path: Path, outcome
 ) -> None:
     folder = studio_root / "backend"
     write_samples(folder, TASKS, size=DEMO_PAGE_SIZE, kinds=KINDS, seed=3200)
@@ -57,14 +58,14 @@ def test_the_backend_inside_label_studio(
     backend = Process(argv, free_port(), tmp_path / "backend.log", tmp_path / "home")
     backend.start()
     try:
-        _run(studio, backend, folder, db)
+        _run(studio, backend, folder, db, outcome)
         assert backend.terminate() == 130, backend.log.read_text()
     finally:
         backend.stop()
         print(backend.log.read_text())
 
 
-def _run(studio, backend: Process, folder: Path, db: Path) -> None:
+def _run(studio, backend: Process, folder: Path, db: Path, outcome) -> None:
     config = TermTree(load_ontology(ONTOLOGY_V04_TTL), {}).config()
     project = {"title": "EduGraph backend", "label_config": config}
     pid = studio.ok("POST", "/api/projects", project)["id"]
@@ -91,6 +92,10 @@ def _run(studio, backend: Process, folder: Path, db: Path) -> None:
     said("SIGTERM mid-batch: exit code, pages kept, /predict answer", [code, kept, answered[0]])
     assert code == 130 and 1 <= kept < TASKS
     assert answered[0][0] in (503, "refused"), answered[0]
+    outcome(
+        "exit 130 after the page in hand; the pages done are kept in the store; the batch is "
+        "answered 503 saying how many were kept, so Label Studio asks again once it is back"
+    )
     backend.start()
 
     # Connected as a user connects it: Label Studio calls /health and /setup.
