@@ -58,4 +58,4 @@ def user_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     return home
 
 
-pytest_plugins = ["tests.models", "tests.reliability"]
+pytest_plugins = ["tests.models", "tests.reliability", "tests.label_studio"]

@@ -175,6 +175,10 @@ class Server:
             "LABEL_STUDIO_PASSWORD": PASSWORD,
             "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
             "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(document_root),
+            # The ML backend and its webhook live on 127.0.0.1, which Label Studio refuses
+            # by default (server-side request forgery protection).
+            "ML_BLOCK_LOCAL_IP": "false",
+            "SSRF_PROTECTION_ENABLED": "false",
         }
         self.process: subprocess.Popen | None = None
 
@@ -223,6 +227,19 @@ def run_label_studio(data: Path, document_root: Path) -> Iterator[LabelStudio]:
         yield studio
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def studio_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Label Studio's document root: the worksheets and exports of its tests live below it."""
+    return tmp_path_factory.mktemp("studio-root")
+
+
+@pytest.fixture(scope="session")
+def studio(studio_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
+    """One Label Studio for the session: it takes about a minute to start. The modules that
+    use it share an xdist group, so one worker runs them all."""
+    yield from run_label_studio(tmp_path_factory.mktemp("studio-data"), studio_root)
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -76,6 +76,15 @@ SMALL_ONTOLOGY: dict[str, dict[str, tuple[str, ...]]] = {
 }
 """Terms (with their v0.4.0 parents) that the tests and the tiny models' taught answers use."""
 
+SMALL_EXPANDS: dict[str, tuple[str, ...]] = {
+    "DecimalMultiplication": ("IntegerMultiplication",),
+    "FractionMultiplication": ("IntegerMultiplication",),
+    "IntegerArithmetic": ("IntegerNotation",),
+    "IntegerMultiplication": ("IntegerAddition",),
+    "NumerationWithIntegers": ("IntegerNotation",),
+}
+"""The v0.4.0 `expandsArea` links among those terms (for `next` and `before`)."""
+
 
 def shared_file(relative: str) -> Path | None:
     """`../shared/<relative>` when it is there, else None."""
@@ -106,6 +115,8 @@ def small_ontology_turtle() -> str:
             statement = f"edu:{name} rdf:type owl:NamedIndividual , edu:{dimension}"
             for parent in parents:
                 statement += f" ;\n    edu:partOf{dimension} edu:{parent}"
+            for base in SMALL_EXPANDS.get(name, ()):
+                statement += f" ;\n    edu:expands{dimension} edu:{base}"
             lines.append(statement + f' ;\n    rdfs:isDefinedBy "Stand-in for {name}." .')
         lines.append("")
     return "\n".join(lines)

@@ -198,7 +198,7 @@ def test_an_older_store_gets_its_term_index(tmp_path: Path) -> None:
     """A store written before the index (schema 3) is indexed when opened: find sees its pages."""
     import sqlite3
 
-    from mlx_edugraph.store.sqlite_store import MIGRATIONS
+    from mlx_edugraph.store.schema import MIGRATIONS
 
     db = tmp_path / "old.sqlite"
     with sqlite3.connect(db) as conn:

@@ -64,6 +64,22 @@ def test_forced_tokens_spell_the_rest_of_the_answer(loaded, grammars) -> None:
         assert choices < len(expected), answer
 
 
+def test_masks_along_an_answer_are_what_decoding_may_choose(loaded, grammars) -> None:
+    """`tune`'s stopping rule reads the answer through these masks: each reviewed token is
+    allowed where it stands, a forced token is the only one allowed, and past the answer's end
+    (or a token the grammar refuses) everything is."""
+    answer = TAUGHT_ANSWERS["clock"]
+    ids = [*_ids(loaded, answer), loaded.tokenizer.convert_tokens_to_ids("<|im_end|>")]
+    masks = grammars[0].masks_along([*ids, ids[0]])
+    bits = np.unpackbits(masks.view(np.uint8), axis=1, bitorder="little")
+    assert all(bits[i, token] for i, token in enumerate(ids))
+    allowed = bits[: len(ids)].sum(axis=1)
+    assert (allowed == 1).any() and (allowed > 1).any()  # forced tokens and choices
+    assert bits[len(ids)].all()  # after <|im_end|>: no constraint
+    refused = grammars[0].masks_along(_ids(loaded, '{"Area": ["Nonsense"]}'))
+    assert (refused[-1] == -1).all()
+
+
 def test_without_fast_forward_nothing_is_forced(loaded, grammars) -> None:
     from mlx_edugraph.model import vlm
 

@@ -22,25 +22,19 @@ from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tinymodel import DEMO_PAGE_SIZE
 from tests.browser import CHROMIUM, wait_in_page
 from tests.conftest import ONTOLOGY_V04_TTL
-from tests.label_studio import run_label_studio
 from tests.run_cli import cli
 
 pytestmark = pytest.mark.xdist_group("label-studio")
-"""One worker runs this module (`--dist loadgroup`): one Label Studio start, not one each."""
+"""One worker runs the Label Studio modules (`--dist loadgroup`): one Label Studio start."""
 
 KINDS = ("addition", "multiplication", "counting", "clock", "picture")
 ONTOLOGY = ("--ontology", str(ONTOLOGY_V04_TTL))
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def root(studio_root: Path) -> Path:
     """Label Studio's document root: the worksheets and the export live below it."""
-    return tmp_path_factory.mktemp("studio-root")
-
-
-@pytest.fixture(scope="module")
-def studio(root: Path, tmp_path_factory: pytest.TempPathFactory):
-    yield from run_label_studio(tmp_path_factory.mktemp("studio-data"), root)
+    return studio_root
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ STAGES = (
     "tinymodel",
     "evaluation",
     "tuning",
+    "ml_backend",
     "benchmarks",
     "tui",
     "commands",

@@ -101,6 +101,8 @@ def test_commands_that_only_read_create_no_store(tmp_path: Path, capsys) -> None
     reading = [
         ("eval",), ("eval", "--latest"), ("export", tmp_path / "x.jsonl"),
         ("find", "--area", "Arithmetic"), ("report",), ("similar", tmp_path / "x.png"),
+        ("related", "--area", "Arithmetic"), ("next", tmp_path / "x.png"),
+        ("export", "--vectors", tmp_path / "x.npy"),
     ]  # fmt: skip
     for argv in reading:
         code, err = run(capsys, *argv, "--db", db)

@@ -160,3 +160,22 @@ def test_running_out_of_memory_suggests_a_smaller_batch() -> None:
     lean = AdapterSettings(batch_size=1, grad_checkpoint=True)
     assert "a smaller --max-pixels" in _why(metal, lean)
     assert _why(ValueError("bad shape"), AdapterSettings()).startswith("training failed")
+
+
+def test_checkpointing_is_chosen_when_a_step_would_not_fit(tmp_path: Path, monkeypatch) -> None:
+    """The 4B's shape on a 16 GB Mac needs it, on a 32 GB one not; the CPU reports no
+    working set; a flag given wins."""
+    from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS
+    from mlx_edugraph.tuning import memory
+
+    text = {"num_hidden_layers": 36, "hidden_size": 2560}
+    (tmp_path / "config.json").write_text(json.dumps({"text_config": text}))
+    with open(tmp_path / "model.safetensors", "wb") as weights:
+        weights.truncate(3_100_000_000)  # sparse: the 4B's 4-bit weights, on paper
+    need = memory.estimated_peak(tmp_path, DEFAULT_MAX_PIXELS)
+    assert 14e9 < need < 16e9  # docs/tuning.md: 13-15 GB, plus the margin
+    for working_set, checkpoint in ((11.8e9, True), (24e9, False), (None, False)):
+        monkeypatch.setattr(memory, "working_set", lambda size=working_set: size)
+        plan = memory.plan_memory(tmp_path, DEFAULT_MAX_PIXELS, None)
+        assert plan.checkpoint is checkpoint, plan.why
+    assert memory.plan_memory(tmp_path, DEFAULT_MAX_PIXELS, True).checkpoint

@@ -4,7 +4,7 @@ Data flows one way: the scanner and the labeler threads post messages; the app u
 entries (collection.py) and redraws. Review actions go straight to the store, one transaction
 each, before the screen confirms them. The screen's layout is workspace.py's; the keys are
 keymap.py's; the review keys, the labeler's messages and similar pages are handled by the
-mixins in review_commands.py, labeling_events.py and similar_commands.py.
+mixins in review_commands.py, labeling_events.py, similar_commands.py and related_commands.py.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from .messages import EntriesFound, OntologyReady, PredictionsFound, WorkFailed
 from .notice_line import NoticeLine
 from .preview import Preview
 from .raw_text import RawText
+from .related_commands import RelatedPages
 from .review_commands import ReviewCommands
 from .scanner import look_up, scan
 from .similar_commands import SimilarPages
@@ -63,7 +64,7 @@ STOP_WAIT_S = 0.5
 teaching step (`mlx-edugraph tui` waits longer, saying so, once the terminal is back)."""
 
 
-class ReviewApp(ReviewCommands, LabelingEvents, SimilarPages, App):
+class ReviewApp(ReviewCommands, LabelingEvents, SimilarPages, RelatedPages, App):
     """Review EduGraph labels of worksheets, labeling the rest in the background."""
 
     CSS_PATH = "app.tcss"

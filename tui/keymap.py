@@ -43,6 +43,13 @@ REVIEW_KEYS = [
     Binding("E", "export", "Export", tooltip="Export the reviewed labels", show=False),
     Binding("m", "similar", "More like this", tooltip="Pages most like this one", show=False),
     Binding(
+        "g",
+        "related",
+        "Related & next",
+        tooltip="Pages that practise the same, and what comes next and before",
+        show=False,
+    ),
+    Binding(
         "escape",
         "show_all",
         "All pages",

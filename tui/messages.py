@@ -113,6 +113,16 @@ class SimilarFound(Message):
 
 
 @dataclass
+class RelatedFound(Message):
+    """The pages related to `key` (a row key), and those after and before it on a learning
+    path: list title -> `store.competence_index.Match`es; or why there are none (`problem`)."""
+
+    key: str
+    lists: dict
+    problem: str | None = None
+
+
+@dataclass
 class DuplicatesFound(Message):
     """The listed pages (content key, page number) that have a near-duplicate."""
 

@@ -34,27 +34,39 @@ REAL_MAX_PIXELS = 16_777_216
 BITS = 4
 GROUP_SIZE = 64
 
+REAL_VOCABULARY = 151_936
+"""Qwen3-VL's vocabulary: `bench --tune` gives the small proxy this many embedding rows, since
+the output layer over it is what training's loss costs (the labeling benches keep the
+tokenizer-sized one their figures were measured with)."""
 
-def proxy_shape(name: str) -> ModelShape:
-    """The shape of proxy `name` (tiny, small, 4b), with the real checkpoint's image limits."""
+
+def proxy_shape(name: str, vocab_size: int | None = None) -> ModelShape:
+    """The shape of proxy `name` (tiny, small, 4b), with the real checkpoint's image limits
+    (and `vocab_size` embedding rows when given)."""
     if name not in PROXIES:
         raise ValueError(f"unknown proxy {name!r}; choose from {', '.join(PROXIES)}")
+    shape = PRESETS[PROXIES[name]]
     return replace(
-        PRESETS[PROXIES[name]],
+        shape,
         dtype="bfloat16",
         min_pixels=REAL_MIN_PIXELS,
         max_pixels=REAL_MAX_PIXELS,
+        vocab_size=vocab_size or shape.vocab_size,
     )
 
 
 def proxy_model(
-    name: str, cache_dir: Path | None = None, *, log: Callable[[str], None] | None = None
+    name: str,
+    cache_dir: Path | None = None,
+    *,
+    log: Callable[[str], None] | None = None,
+    vocab_size: int | None = None,
 ) -> Path:
     """The MLX folder of proxy `name`, building it on first use (built beside, renamed in)."""
     from mlx_edugraph.paths import cache_dir as user_cache_dir
     from mlx_edugraph.tinymodel.template import read_chat_template
 
-    shape = proxy_shape(name)
+    shape = proxy_shape(name, vocab_size)
     recipe = {"shape": asdict(shape), "bits": BITS, "group": GROUP_SIZE}
     recipe["template"] = read_chat_template()
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]

@@ -59,6 +59,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "labeled pages (100000 for the targets)",
     )
     parser.add_argument(
+        "--related",
+        type=int,
+        metavar="N",
+        help="time `related`, `next` and `before` on a generated store of N labeled pages "
+        "(100000 for the targets)",
+    )
+    parser.add_argument(
         "--similar",
         action="store_true",
         help="time page vectors: labeling with and without them on the proxy, and similar-page "
@@ -115,7 +122,7 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from mlx_edugraph.benchmarks.proxy import proxy_model
+    from mlx_edugraph.benchmarks.proxy import REAL_VOCABULARY, proxy_model
 
     ctx = Context(args)
     if args.server:
@@ -124,12 +131,15 @@ def main(args: argparse.Namespace) -> int:
         return _collection(ctx)
     if args.duplicates:
         return _duplicates(args)
+    if args.related:
+        return _related(ctx)
     if args.demo:
         from mlx_edugraph.tinymodel import demo_model
 
         args.model = str(demo_model(log=lambda line: say(f"demo: {line}")))
     proxy = args.proxy or (None if args.model else "tiny")
-    model = proxy_model(proxy, log=say) if proxy else args.model
+    vocab = REAL_VOCABULARY if args.tune else None
+    model = proxy_model(proxy, log=say, vocab_size=vocab) if proxy else args.model
     if args.tune:
         return _tune(args, model)
     if args.similar:
@@ -186,6 +196,23 @@ def _collection(ctx: Context) -> int:
         say("the TUI's coverage screen ...")
         screen_s = coverage_screen_seconds(db, ontology)
     print(format_collection_table(times, screen_s))
+    return ExitCode.OK
+
+
+def _related(ctx: Context) -> int:
+    from mlx_edugraph.benchmarks.related_speed import format_related_table, run_related_bench
+    from mlx_edugraph.labels.demo_ontology import demo_ontology
+
+    if ctx.args.related < 10:
+        raise UserError("--related: give at least 10 pages")
+    ontology = ctx.ontology() if ctx.args.ontology else None
+    ontology_file = ctx.args.ontology if ontology else None
+    with tempfile.TemporaryDirectory(prefix="mlx-edugraph-related-") as tmp:
+        db = Path(tmp) / "labels.sqlite"
+        times = run_related_bench(
+            db, ctx.args.related, ontology_file, ontology or demo_ontology(), log=say
+        )
+    print(format_related_table(times))
     return ExitCode.OK
 
 

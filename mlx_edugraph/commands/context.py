@@ -40,6 +40,20 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_term_arguments(parser: argparse.ArgumentParser, help: str) -> None:
+    """--area, --scope and --ability TERM, each repeatable; `help` names {dimension}."""
+    from mlx_edugraph.prediction import DIMENSIONS
+
+    for dimension in DIMENSIONS:
+        parser.add_argument(
+            f"--{dimension.lower()}",
+            action="append",
+            default=[],
+            metavar="TERM",
+            help=help.format(dimension=dimension),
+        )
+
+
 def add_demo_argument(parser: argparse.ArgumentParser, help: str) -> None:
     """--demo for commands without a model of their own: the demo's ontology (and model)."""
     parser.add_argument("--demo", action="store_true", help=help)

@@ -20,7 +20,14 @@ SUFFIXES = {".jsonl": "jsonl", ".csv": "csv", ".json": "labelstudio"}
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out", type=Path, help="file to write (.jsonl, .csv, or .json)")
+    parser.add_argument("out", type=Path, nargs="?", help="file to write (.jsonl, .csv, or .json)")
+    parser.add_argument(
+        "--vectors",
+        type=Path,
+        metavar="FILE",
+        help="instead: each page's competence vector, FILE.npy (with a FILE.json index) or "
+        "FILE.parquet (needs pyarrow): docs/related.md",
+    )
     parser.add_argument(
         "--format",
         choices=("jsonl", "csv", "labelstudio"),
@@ -55,6 +62,10 @@ def main(args: argparse.Namespace) -> int:
     from mlx_edugraph.store.export_reviewed import export_reviewed, reviewed_pages
 
     ctx = Context(args)
+    if (args.out is None) == (args.vectors is None):
+        raise UserError("give a file to write: OUT for labels, or --vectors FILE (not both)")
+    if args.vectors is not None:
+        return _vectors(ctx)
     fmt = output_format(args.out, args.format, SUFFIXES, "jsonl")
     output_folder(args.out)
     with ctx.store(labeled=True) as store:
@@ -73,6 +84,34 @@ def main(args: argparse.Namespace) -> int:
         ) from None
     reviewed = sum(1 for page in pages if page.review is not None and page.review.is_truth)
     say(f"wrote {count} page(s) to {args.out} ({reviewed} reviewed)")
+    return ExitCode.OK
+
+
+def _vectors(ctx: Context) -> int:
+    from mlx_edugraph.store.competence_index import CompetenceIndex
+    from mlx_edugraph.store.export_vectors import (
+        VECTOR_SUFFIXES,
+        ParquetUnavailable,
+        export_vectors,
+    )
+
+    out = ctx.args.vectors
+    if out.suffix.lower() not in VECTOR_SUFFIXES:
+        raise UserError(f"{out}: name it .npy (with a .json index beside it) or .parquet")
+    output_folder(out)
+    with ctx.store(labeled=True) as store:
+        ontology = ctx.ontology(unverified="; each term is a column of its own, no ancestors")
+        index = CompetenceIndex.load(store, ontology)
+    try:
+        count = export_vectors(index, out)
+    except ParquetUnavailable:
+        raise UserError(
+            f"{out}: Parquet needs pyarrow (pip install pyarrow); or name it .npy"
+        ) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc}", ExitCode.INCOMPLETE) from None
+    index_file = "" if out.suffix.lower() == ".parquet" else f" (index: {out.with_suffix('.json')})"
+    say(f"wrote {count} page vector(s) of {index.matrix.shape[1]} columns to {out}{index_file}")
     return ExitCode.OK
 
 

@@ -6,7 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from mlx_edugraph.commands.context import Context, add_demo_argument, add_store_arguments, say
+from mlx_edugraph.commands.context import (
+    Context,
+    add_demo_argument,
+    add_store_arguments,
+    add_term_arguments,
+    say,
+)
 from mlx_edugraph.errors import ExitCode, UserError
 from mlx_edugraph.prediction import DIMENSIONS
 
@@ -15,14 +21,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths", nargs="*", type=Path, help="only pages under these folders or files"
     )
-    for dimension in DIMENSIONS:
-        parser.add_argument(
-            f"--{dimension.lower()}",
-            action="append",
-            default=[],
-            metavar="TERM",
-            help=f"{dimension} term (repeatable: any of them; its descendants match too)",
-        )
+    add_term_arguments(
+        parser, "{dimension} term (repeatable: any of them; its descendants match too)"
+    )
     parser.add_argument(
         "--reviewed", action="store_true", help="only pages a person accepted or corrected"
     )
@@ -70,7 +71,7 @@ def _wanted(asked: dict[str, list[str]], ontology) -> dict[str, set[str]]:
     wanted: dict[str, set[str]] = {}
     for dimension, terms in asked.items():
         for term in terms:
-            problem = _check(term, dimension, ontology)
+            problem = check_term(term, dimension, ontology)
             if problem:
                 raise UserError(problem)
             found = {term} | (ontology.descendants(term) if ontology else set())
@@ -78,7 +79,7 @@ def _wanted(asked: dict[str, list[str]], ontology) -> dict[str, set[str]]:
     return wanted
 
 
-def _check(term: str, dimension: str, ontology) -> str | None:
+def check_term(term: str, dimension: str, ontology) -> str | None:
     """Why `term` cannot be asked for under `dimension`, or None."""
     if ontology is None:
         return None

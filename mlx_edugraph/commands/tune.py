@@ -40,9 +40,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     add_input_arguments(parser)
     parser.add_argument(
-        "--epochs", type=int, default=3, help="passes over the training pages (default 3)"
+        "--epochs",
+        type=int,
+        default=10,
+        help="at most this many passes over the training pages (default 10); training stops "
+        "earlier once every training answer comes out as reviewed",
     )
-    parser.add_argument("--steps", type=int, help="training steps (instead of --epochs)")
+    parser.add_argument("--steps", type=int, help="at most this many steps (instead of --epochs)")
+    parser.add_argument(
+        "--all-steps",
+        action="store_true",
+        help="train to the cap even once the training answers are learned",
+    )
     parser.add_argument("--batch-size", type=int, default=1, help="pages per step (default 1)")
     parser.add_argument(
         "--learning-rate",
@@ -52,9 +61,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
     parser.add_argument(
         "--grad-checkpoint",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         help="recompute activations in the backward pass: far less memory, about a third "
-        "more time (for 16 GB Macs; see docs/tuning.md)",
+        "more time (default: on exactly when a step would not fit the GPU's working set, as "
+        "on 16 GB Macs with the 4B; see docs/tuning.md)",
     )
     parser.add_argument(
         "--held-out",
@@ -62,7 +72,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=0.2,
         help="share of reviewed pages kept back to prove the result (default 0.2, by Area)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the held-out split")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of every random draw: the held-out split, the adapter's start, the order of "
+        "the pages (default 0; the same reviews, settings and seed give the same adapter)",
+    )
     parser.add_argument(
         "--tolerance",
         type=float,
@@ -109,9 +125,13 @@ def main(args: argparse.Namespace) -> int:
 
 def _options(args: argparse.Namespace, base: str, store, ontology):
     from mlx_edugraph.model.vlm_training import AdapterSettings
+    from mlx_edugraph.tuning.memory import plan_memory
     from mlx_edugraph.tuning.run import TuneOptions
 
     learning_rate = args.learning_rate or (DEMO_LEARNING_RATE if args.demo else LEARNING_RATE)
+    memory = plan_memory(Path(base), args.max_pixels, args.grad_checkpoint)
+    if args.grad_checkpoint is None:
+        say(f"memory: {memory.why}")
     return TuneOptions(
         base=base,
         store=store,
@@ -121,10 +141,11 @@ def _options(args: argparse.Namespace, base: str, store, ontology):
             alpha=2.0 * args.rank,
             learning_rate=learning_rate,
             batch_size=args.batch_size,
-            grad_checkpoint=args.grad_checkpoint,
+            grad_checkpoint=memory.checkpoint,
         ),
         epochs=args.epochs,
         steps=args.steps,
+        until_learned=not args.all_steps,
         held_out=args.held_out,
         seed=args.seed,
         tolerance=args.tolerance,

@@ -67,14 +67,19 @@ upwards, so each term's place in the tree is the release's)."""
 
 DEMO_EXPANDS: dict[str, tuple[str, ...]] = {"IntegerMultiplication": ("IntegerAddition",)}
 """The release's `expands` links between two of these terms (multiplication builds on
-addition). mlx-edugraph's checks use part-of only; the links are kept so the subset says what
-the release says about these terms."""
+addition): `next` and `before` follow them on the demo as on the release."""
 
 
 def demo_ontology() -> Ontology:
-    """The demo subset as an `Ontology` (names and parents; no definitions)."""
+    """The demo subset as an `Ontology` (names, parents and expands links; no definitions)."""
     terms = {
-        name: Term(name, dimension, parents, iri=f"http://edugraph.io/edu#{name}")
+        name: Term(
+            name,
+            dimension,
+            parents,
+            iri=f"http://edugraph.io/edu#{name}",
+            expands=DEMO_EXPANDS.get(name, ()),
+        )
         for dimension, named in DEMO_TERMS.items()
         for name, parents in named.items()
     }

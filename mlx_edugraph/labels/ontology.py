@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 # v0.4.0 names terms edu#Term; later releases name them edu/Term but keep edu#Area etc.
 NAMESPACES = ("http://edugraph.io/edu#", "http://edugraph.io/edu/")
 PART_OF = ("partOf", "partOfArea", "partOfScope", "partOfAbility")
-JSON_SCHEMA = 1
+EXPANDS = ("expands", "expandsArea", "expandsScope", "expandsAbility")
+"""v0.4.0 links Areas with `expandsArea`; v0.21.0 uses plain `expands` (on Areas and Scopes)."""
+JSON_SCHEMA = 2
 """Bump when the JSON form changes, so older caches load as a miss."""
 
 _FORMATS = {".ttl": "turtle", ".rdf": "xml", ".owl": "xml", ".xml": "xml", ".nt": "nt"}
@@ -43,6 +45,8 @@ class Term:
     definition: str = ""
     comment: str = ""
     iri: str = ""
+    expands: tuple[str, ...] = ()
+    """Terms this one builds on (the release's `expands` links): learning paths follow them."""
 
 
 @dataclass(frozen=True)
@@ -150,18 +154,20 @@ class Ontology:
 
 def _term_from_dict(item: dict) -> Term:
     texts = [item[key] for key in ("name", "dimension", "definition", "comment", "iri")]
-    parents = item["parents"]
+    parents, expands = item["parents"], item["expands"]
     well_formed = (
         all(isinstance(text, str) for text in texts)
         and item["name"]
         and item["dimension"] in DIMENSIONS
-        and isinstance(parents, list)
-        and all(isinstance(parent, str) and parent for parent in parents)
+        and all(
+            isinstance(links, list) and all(isinstance(link, str) and link for link in links)
+            for links in (parents, expands)
+        )
     )
     if not well_formed:
         raise ValueError(f"malformed term {item!r:.200}")
     name, dimension, definition, comment, iri = texts
-    return Term(name, dimension, tuple(parents), definition, comment, iri)
+    return Term(name, dimension, tuple(parents), definition, comment, iri, tuple(expands))
 
 
 def search_names(query: str, names: Iterable[str], limit: int = 10) -> list[str]:
@@ -301,6 +307,7 @@ def _parse(data: bytes, source: str) -> Ontology:
         )
 
     part_of = [URIRef(ns + p) for ns in NAMESPACES for p in PART_OF]
+    expands = [URIRef(ns + p) for ns in NAMESPACES for p in EXPANDS]
 
     def texts(iri: URIRef, predicate: URIRef) -> str:
         values = {str(o).strip() for o in graph.objects(iri, predicate) if isinstance(o, Literal)}
@@ -311,6 +318,7 @@ def _parse(data: bytes, source: str) -> Ontology:
         # Parents outside the term set (none in the known releases) are dropped, so every
         # parent can be looked up.
         parents = {local_name(o) for p in part_of for o in graph.objects(iri, p)}
+        built_on = {local_name(o) for p in expands for o in graph.objects(iri, p)}
         terms[name] = Term(
             name=name,
             dimension=dimensions[name],
@@ -318,6 +326,7 @@ def _parse(data: bytes, source: str) -> Ontology:
             definition=texts(iri, RDFS.isDefinedBy),
             comment=texts(iri, RDFS.comment),
             iri=str(iri),
+            expands=tuple(sorted(t for t in built_on if t in iris and t != name)),
         )
     return Ontology(version=_embedded_version(graph) or "", terms=terms)
 

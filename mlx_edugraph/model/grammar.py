@@ -105,6 +105,24 @@ class Grammar:
         """A fresh position at the start of one worksheet's answer."""
         return GrammarState(self.matcher(), self.vocab_size, apply_mask, fast_forward)
 
+    def masks_along(self, token_ids: list[int]) -> Any:
+        """The packed bitmask of the tokens allowed before each of `token_ids` (an answer and
+        its end, as reviewed): what constrained decoding lets the model choose from there.
+        From the first token the grammar does not take on, every token is allowed."""
+        import llguidance.numpy
+        import numpy as np
+
+        masks = llguidance.numpy.allocate_token_bitmask(len(token_ids), self.vocab_size)
+        matcher = self.matcher()
+        for index, token in enumerate(token_ids):
+            if matcher.is_stopped() or matcher.is_error():
+                break
+            llguidance.numpy.fill_next_token_bitmask(matcher, masks, index)
+            if not matcher.consume_token(token):
+                masks[index:] = -1
+                break
+        return np.ascontiguousarray(masks)
+
     def accepts(self, token_ids: list[int]) -> bool:
         """True when the tokens spell a complete valid answer (for tests and checks)."""
         matcher = self.matcher()

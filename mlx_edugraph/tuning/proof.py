@@ -70,10 +70,17 @@ class Verdict:
     reasons: list[str]
 
 
-def judge(before: HeldOutScores, after: HeldOutScores, tolerance: float = TOLERANCE) -> Verdict:
+def judge(
+    before: HeldOutScores,
+    after: HeldOutScores,
+    tolerance: float = TOLERANCE,
+    unlearned: str | None = None,
+) -> Verdict:
     """Better: a higher F1 over the three dimensions, and no dimension's F1 lower by more
-    than `tolerance`."""
-    problems = []
+    than `tolerance`, from training that learned its answers (`unlearned`: why not). A model
+    that does not write its own training answers as reviewed may score higher on the held-out
+    pages with terms nobody gave (a parent where the reviews name a child): not used."""
+    problems = [unlearned] if unlearned else []
     if after.f1 <= before.f1:
         problems.append(f"held-out F1 {after.f1:.3f} is not above {before.f1:.3f}")
     for dimension in DIMENSIONS:

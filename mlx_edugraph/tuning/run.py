@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from mlx_edugraph.labels.answer import DEFAULT_MAX_TOKENS
 from mlx_edugraph.labels.ontology import Ontology
 from mlx_edugraph.model import versions, vlm, vlm_training
 from mlx_edugraph.model.choice import ModelChoice
+from mlx_edugraph.model.grammar import Grammar
 from mlx_edugraph.model.mlx_engine import MlxEngine
 from mlx_edugraph.model.versions import Version
 from mlx_edugraph.pages.worksheets import (
@@ -38,6 +39,7 @@ from mlx_edugraph.paths import write_atomic
 from mlx_edugraph.prediction import Prediction
 from mlx_edugraph.store.sqlite_store import Store
 from mlx_edugraph.tuning.examples import Collected, Example, from_store, from_truth_file
+from mlx_edugraph.tuning.learned import UntilLearned, rule_text
 from mlx_edugraph.tuning.proof import TOLERANCE, HeldOutScores, Verdict, judge, score
 from mlx_edugraph.tuning.report import report_text
 from mlx_edugraph.tuning.split import HELD_OUT, SEED, duplicate_sheets, split
@@ -51,6 +53,10 @@ CHECKPOINT_EVERY = 10
 
 class TuneError(Exception):
     """Tuning cannot go on; the message says why and what to do. Nothing was changed."""
+
+
+class _Learned(vlm_training.StopTraining):
+    """The stopping rule was met: training ends early, as a finished run."""
 
 
 class Interrupted(Exception):
@@ -71,11 +77,16 @@ class TuneOptions:
     truth: Path | None = None
     """A ground-truth file instead of the store's reviews."""
     settings: vlm_training.AdapterSettings = field(default_factory=vlm_training.AdapterSettings)
-    epochs: int = 3
+    """Its seed is replaced by `seed`: one seed for the split and the training."""
+    epochs: int = 10
     steps: int | None = None
-    """Training steps; by default `epochs` passes over the training pages."""
+    """The cap on training steps; by default `epochs` passes over the training pages."""
+    until_learned: bool = True
+    """Stop before the cap once the training answers are learned (`tuning.learned`)."""
     held_out: float = HELD_OUT
     seed: int = SEED
+    """Every random draw of the run: the held-out split, LoRA initialisation, dropout, the
+    order of the training pages."""
     tolerance: float = TOLERANCE
     promote: bool | None = None
     """None: promote when the proof says better; True/False overrides the proof."""
@@ -147,7 +158,7 @@ def _tune(
         f"{len(train)} page(s) to train on, {len(held_out)} held out to prove the result "
         f"({plan['held_out_fraction']:.0%} by Area, seed {plan['seed']})"
     )
-    adapter = _train(options, plan, train, work, say, on_step, should_stop)
+    adapter, trained, unlearned = _train(options, plan, train, work, say, on_step, should_stop)
 
     current = versions.choose(base)
     say(f"scoring {len(held_out)} held-out page(s) with the model in use ({current.version}) ...")
@@ -155,7 +166,7 @@ def _tune(
     say("scoring them with the tuned adapter ...")
     tuned = ModelChoice(base, adapter, "tuned")
     after = _score(tuned, held_out, options)
-    verdict = judge(before, after, options.tolerance)
+    verdict = judge(before, after, options.tolerance, unlearned)
     promoted = verdict.better if options.promote is None else options.promote
     record = {
         "fingerprint": tuned.fingerprint,
@@ -165,7 +176,12 @@ def _tune(
             "sha256": _sha256(adapter / vlm_training.ADAPTER_WEIGHTS),
             **{k: plan["settings"][k] for k in ("rank", "alpha")},
         },
-        "settings": {**plan["settings"], "steps": plan["steps"]},
+        "settings": {
+            **plan["settings"],
+            "steps": trained,
+            "max_steps": plan["steps"],
+            "until_learned": plan.get("until_learned", False),
+        },
         "source": plan["source"],
         "training_pages": [_page(e) for e in train],
         "held_out_pages": [_page(e) for e in held_out],
@@ -241,15 +257,18 @@ def _plan(
             "side of the split"
         )
     parts = split(collected.examples, options.held_out, options.seed, together)
-    per_epoch = -(-len(parts.train) // options.settings.batch_size)
+    # mlx-vlm's trainer leaves out a last incomplete batch: a pass is the whole batches.
+    per_epoch = max(1, len(parts.train) // options.settings.batch_size)
     plan = {
         "source": source,
         "train": [[e.sha256, e.page] for e in parts.train],
         "held_out": [[e.sha256, e.page] for e in parts.held_out],
         "held_out_fraction": options.held_out,
         "seed": options.seed,
-        "settings": asdict(options.settings),
+        "settings": asdict(replace(options.settings, seed=options.seed)),
         "steps": options.steps or options.epochs * per_epoch,
+        "steps_per_pass": per_epoch,
+        "until_learned": options.until_learned,
         "checkpoint": None,
     }
     _write_json(work / PLAN, plan)
@@ -264,9 +283,10 @@ def _train(
     say: Callable[[str], None],
     on_step: Callable[[int, int, dict], None],
     should_stop: Callable[[], bool],
-) -> Path:
-    """Train to the plan's step count from its checkpoint; returns the finished adapter
-    folder (a staging folder beside the versions)."""
+) -> tuple[Path, int, str | None]:
+    """Train from the plan's checkpoint until learned or to its step count; returns the
+    finished adapter folder (a staging folder beside the versions), the steps trained, and
+    why the answers count as not learned (None when they were, or when no rule applied)."""
     examples = []
     for example in train:
         try:
@@ -286,17 +306,29 @@ def _train(
     model = vlm.load(options.base)
     try:
         training = vlm_training.AdapterTraining(
-            model, examples, settings, total_steps=plan["steps"], checkpoint=checkpoint
+            model,
+            examples,
+            settings,
+            total_steps=plan["steps"],
+            checkpoint=checkpoint,
+            grammar=Grammar(model.tokenizer, vlm.vocab_size(model), options.ontology),
+            scratch=work,
         )
     except Exception as exc:
         raise TuneError(_why(exc, settings)) from exc
     total, done = plan["steps"], training.steps_done
+    until = UntilLearned(plan["steps_per_pass"]) if plan.get("until_learned") else None
+    unlearned = None
+    say(rule_text(plan["steps_per_pass"], total) if until else f"training {total} step(s)")
     if done:
         say(f"resuming at step {done} of {total}")
 
     def report(info: dict) -> None:
         step = done + int(info["iteration"])
         on_step(step, total, info)
+        if until is not None and until.learned(info) and step < total:
+            say(f"learned at step {step} of {total}: every training answer comes out as reviewed")
+            raise _Learned
         if step < total and (should_stop() or step % CHECKPOINT_EVERY == 0):
             _checkpoint(training, plan, work, step)
             if should_stop():
@@ -307,15 +339,24 @@ def _train(
             training.run(
                 total - done, report, adapter_file=work / "last" / vlm_training.ADAPTER_WEIGHTS
             )
+        if until is not None and until.unlearned is None:
+            say("at the cap with no whole pass since resuming: the held-out proof decides")
+        elif until is not None:
+            unlearned = until.refusal(total)
+            say(f"not learned: {unlearned}")
+    except _Learned:
+        pass
     except vlm_training.StopTraining:
         raise Interrupted(training.steps_done, total) from None
     except (MemoryError, RuntimeError) as exc:
         raise TuneError(_why(exc, settings)) from exc
+    finally:
+        training.close()
     staging = work / "adapter"
     shutil.rmtree(staging, ignore_errors=True)
     training.save(staging)
     (staging / vlm_training.OPTIMIZER_STATE).unlink()  # a version needs only the adapter
-    return staging
+    return staging, training.steps_done, unlearned
 
 
 def _why(exc: BaseException, settings: vlm_training.AdapterSettings) -> str:
