@@ -15,7 +15,12 @@ from mlx_edugraph.benchmarks.sheet_copies import (
     draw_sheet,
     measure_quality,
 )
-from mlx_edugraph.pages.sheet_signature import SheetSignature, SignatureError, make_signature
+from mlx_edugraph.pages.sheet_signature import (
+    SIGNATURE_VERSION,
+    SheetSignature,
+    SignatureError,
+    make_signature,
+)
 from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS, cap_pixels, file_sha256
 from mlx_edugraph.prediction import Prediction, Provenance
 from mlx_edugraph.store.sheet_duplicates import SheetPage, candidates, sheet_duplicates
@@ -76,6 +81,29 @@ def test_signature_survives_the_store_and_blank_and_tiny_pages_are_told() -> Non
         make_signature(Image.new("RGB", (40, 40), "white"))
 
 
+def test_a_photographed_sheet_is_squared_and_a_framed_sheet_is_left_whole() -> None:
+    """The signature squares a sheet photographed on a table (its corners found against the
+    darker surround); a sheet with a frame printed round it is no photo: left as it is."""
+    import random
+
+    import numpy as np
+    from PIL import ImageDraw
+
+    from mlx_edugraph.pages.sheet_signature import _paper_corners
+
+    sheet = draw_sheet(Sheet("products", 0, 0), 100)
+    photo = COPIES["phone photo"](sheet, random.Random(0))
+    framed = sheet.copy()
+    ImageDraw.Draw(framed).rectangle((40, 40, 810, 1060), outline="black", width=4)
+    found = _paper_corners(np.asarray(photo.convert("L")))
+    assert found is not None
+    # The sheet's corners in the photo lie within the 4 % pad plus 3.5 % of perspective.
+    assert (found[0] < 0.1 * np.array(photo.size)).all()
+    assert (found[2] > 0.9 * np.array(photo.size)).all()
+    for page in (sheet, framed, sheet.convert("L").point(lambda v: v * 0.6)):
+        assert _paper_corners(np.asarray(page.convert("L"))) is None
+
+
 def test_candidates_come_from_buckets_not_all_pairs() -> None:
     import numpy as np
 
@@ -112,7 +140,7 @@ def test_an_older_store_gains_the_signature_table(tmp_path: Path) -> None:
             old.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (version,))
     with Store(db) as store:
         assert store.schema_version == len(MIGRATIONS)
-        assert store.sheet_hashes(1) == {}
+        assert store.sheet_hashes(SIGNATURE_VERSION) == {}
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +182,7 @@ def test_duplicates_of_a_folder_with_a_pdf_and_blank_pages(folder: Path, tmp_pat
             ["a-first.png:0", "c-rescan.jpg:0", "d-rotated.png:0", "g-many.pdf:7"]
         ]
         assert len(found.blank) == 2 and found.variants >= 1
-        assert len(store.sheet_hashes(1)) == len(refs)
+        assert len(store.sheet_hashes(SIGNATURE_VERSION)) == len(refs)
         assert sheet_duplicates(sheets, store, make_missing=False).groups == found.groups
 
 

@@ -21,6 +21,13 @@ MIN_INLIERS = 25
 """Fewer matched keypoints agreeing on one homography: the pages do not align (other
 layouts)."""
 
+REPROJECTION = 2.0
+"""Working pixels a matched keypoint may lie from where the fitted transform puts it."""
+
+PERSPECTIVE_GAIN = 1.3
+"""A homography is used instead of a similarity when it explains this many times the
+matches: a sheet photographed at a slant that the signature could not square."""
+
 TOLERANCE = 1
 """Pixels (at the working size) that a stroke's edge may move between copies (blur, another
 threshold) and still be no difference."""
@@ -31,7 +38,7 @@ SHIFT = 2
 CELL = 24
 """Side, in working pixels, of the window differences are counted in: about one digit."""
 
-MAX_CELL_DIFFERENCE = 12
+MAX_CELL_DIFFERENCE = 8
 """Differing pixels a cell of a duplicate may hold (measured, docs/similar.md)."""
 
 
@@ -71,12 +78,23 @@ def _align(one: SheetSignature, other: SheetSignature) -> np.ndarray | None:
 
     if len(one.descriptors) < MIN_INLIERS or len(other.descriptors) < MIN_INLIERS:
         return None
-    query, train = _mutual_nearest(one.descriptors, other.descriptors)
+    query, train = _mutual_nearest(one, other)
     if len(query) < MIN_INLIERS:
         return None
     source, target = one.points[query], other.points[train]
-    homography, inliers = cv2.findHomography(source, target, cv2.USAC_MAGSAC, 3.0)
-    if homography is None or int(inliers.sum()) < MIN_INLIERS:
+    # A similarity (turn, scale, shift) unless a homography explains clearly more matches:
+    # the signature has undone most of a photo's perspective, and fewer degrees of freedom
+    # keep a worksheet's long lines and repeated ticks from tilting the fit.
+    similarity, inliers = cv2.estimateAffinePartial2D(
+        source, target, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION
+    )
+    agreeing = 0 if similarity is None else int(inliers.sum())
+    homography, inliers = cv2.findHomography(source, target, cv2.USAC_MAGSAC, REPROJECTION)
+    if homography is None or int(inliers.sum()) < PERSPECTIVE_GAIN * agreeing:
+        if agreeing < MIN_INLIERS:
+            return None
+        homography = np.vstack([similarity, [0.0, 0.0, 1.0]])
+    elif int(inliers.sum()) < MIN_INLIERS:
         return None
     # A page turned over or squashed is no copy: keep near-similarity transforms only.
     corners = np.array([[0, 0], [one.size[0], 0], [0, one.size[1]]], dtype=np.float32)
@@ -88,27 +106,48 @@ def _align(one: SheetSignature, other: SheetSignature) -> np.ndarray | None:
     return homography
 
 
-def _mutual_nearest(one: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of descriptor pairs that are each other's nearest by Hamming distance (what
-    OpenCV's brute-force matcher with cross-check gives), by one matrix product of the bits:
-    several times faster than the matcher on one core."""
+def _mutual_nearest(one: SheetSignature, other: SheetSignature) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of keypoint pairs that are each other's nearest by Hamming distance (what
+    OpenCV's brute-force matcher with cross-check gives) among the keypoints within `REACH`
+    of the same place on the page, by one matrix product of the bits: several times faster
+    than the matcher on one core. Both pages are already turned straight and cropped to
+    their content, so a copy's keypoint lies near its original's; a worksheet repeats its
+    shapes (ticks, boxes, clock faces) row after row, and without the reach a tick would be
+    matched to any other."""
     import cv2
 
-    one_bits = np.unpackbits(one, axis=1).astype(np.float32)
-    other_bits = np.unpackbits(other, axis=1).astype(np.float32)
+    one_bits = np.unpackbits(one.descriptors, axis=1).astype(np.float32)
+    other_bits = np.unpackbits(other.descriptors, axis=1).astype(np.float32)
     # OpenCV's product, not numpy's: a multi-threaded BLAS is ten times slower on a busy CPU.
     common = cv2.gemm(one_bits, other_bits, 1.0, None, 0.0, flags=cv2.GEMM_2_T)
     distance = one_bits.sum(1)[:, None] + other_bits.sum(1)[None, :] - 2 * common
+    scale = np.array(other.size, np.float32) / np.array(one.size, np.float32)
+    placed = one.points * scale
+    across = placed[:, :1] - other.points[:, 0]
+    down = placed[:, 1:] - other.points[:, 1]
+    far = across * across + down * down > REACH * REACH
+    distance += far * np.float32(FAR)  # never nearer than a pair within reach
     forward = distance.argmin(axis=1)
     backward = distance.argmin(axis=0)
-    query = np.flatnonzero(backward[forward] == np.arange(len(one)))
+    rows = np.arange(len(one_bits))
+    query = np.flatnonzero((backward[forward] == rows) & ~far[rows, forward])
     return query, forward[query]
 
 
+FAR = 1024.0
+"""Added to the Hamming distance of keypoints out of reach: more than any two descriptors'."""
+
+REACH = 48
+"""Working pixels between a keypoint and its match, once the two content boxes are put one
+on the other: a phone photo's perspective moves content by up to about 4 % of the page."""
+
+
 def _difference(one: SheetSignature, other: SheetSignature, homography: np.ndarray) -> int:
-    """Differing ink pixels in the worst window, once `one` is warped onto `other`; a window
-    that differs is looked at again with `one` shifted by up to `SHIFT` pixels, so that what
-    a homography cannot follow (a photo's lens, paper that is not flat) is no difference."""
+    """The largest count of differing ink pixels in any `CELL` window once `one` is warped
+    onto `other`, each window taking its best of `one` shifted by up to `SHIFT` pixels: what
+    a homography cannot follow (a photo's lens, paper that is not flat) is no difference.
+    Windows over the limit unshifted are looked at again, the worst first; the first that no
+    shift brings under it ends the look (other content is usually told there)."""
     import cv2
 
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * TOLERANCE + 1,) * 2)
@@ -124,45 +163,49 @@ def _difference(one: SheetSignature, other: SheetSignature, homography: np.ndarr
     other_ink = other.ink_bits() > 0
     other_near = cv2.dilate(other.faint_bits(), kernel) > 0
     differing = ((one_ink & ~other_near) | (other_ink & ~one_near)) & covered
-    windows = cv2.boxFilter(differing.view(np.uint8), cv2.CV_16U, (CELL, CELL), normalize=False)
-    worst = int(windows.max())
+    windows = _window_sums(differing)
+    worst = int(windows.max(initial=0))
     if worst <= MAX_CELL_DIFFERENCE:
         return worst
-    worst = 0
     height, width = differing.shape
-    half = CELL // 2
-    # One look per half-cell, the worst first: other content is usually told at the first.
-    rows, cols = -(-height // half), -(-width // half)
-    padded = np.zeros((rows * half, cols * half), windows.dtype)
-    padded[:height, :width] = windows
-    cells = padded.reshape(rows, half, cols, half).max(axis=(1, 3))
-    ys, xs = np.nonzero(cells > MAX_CELL_DIFFERENCE)
-    for at in np.argsort(-cells[ys, xs].astype(np.int32), kind="stable").tolist():
-        y, x = int(ys[at]) * half, int(xs[at]) * half
-        top, left = max(y - half, SHIFT), max(x - half, SHIFT)
-        bottom, right = min(y + CELL, height - SHIFT), min(x + CELL, width - SHIFT)
-        if bottom <= top or right <= left:
+    # Window corners in blocks of BLOCK x BLOCK, the worst block first.
+    rows, cols = -(-windows.shape[0] // BLOCK), -(-windows.shape[1] // BLOCK)
+    padded = np.zeros((rows * BLOCK, cols * BLOCK), windows.dtype)
+    padded[: windows.shape[0], : windows.shape[1]] = windows
+    blocks = padded.reshape(rows, BLOCK, cols, BLOCK).max(axis=(1, 3))
+    ys, xs = np.nonzero(blocks > MAX_CELL_DIFFERENCE)
+    worst = 0
+    for at in np.argsort(-blocks[ys, xs].astype(np.int32), kind="stable").tolist():
+        # The windows with their corner in this block, over the region they cover.
+        top, left = max(int(ys[at]) * BLOCK, SHIFT), max(int(xs[at]) * BLOCK, SHIFT)
+        bottom = min(top + BLOCK + CELL - 1, height - SHIFT)
+        right = min(left + BLOCK + CELL - 1, width - SHIFT)
+        if bottom - top < CELL or right - left < CELL:
             continue
-        best = min(
-            int(
-                (
-                    (
-                        (
-                            one_ink[top + dy : bottom + dy, left + dx : right + dx]
-                            & ~other_near[top:bottom, left:right]
-                        )
-                        | (
-                            other_ink[top:bottom, left:right]
-                            & ~one_near[top + dy : bottom + dy, left + dx : right + dx]
-                        )
-                    )
-                    & covered[top:bottom, left:right]
-                ).sum()
-            )
-            for dy in range(-SHIFT, SHIFT + 1)
-            for dx in range(-SHIFT, SHIFT + 1)
-        )
-        worst = max(worst, best)
+        fixed = np.s_[top:bottom, left:right]
+        fixed_ink, fixed_near, fixed_covered = other_ink[fixed], other_near[fixed], covered[fixed]
+        best = None
+        for dy in range(-SHIFT, SHIFT + 1):
+            for dx in range(-SHIFT, SHIFT + 1):
+                moved = np.s_[top + dy : bottom + dy, left + dx : right + dx]
+                region = (
+                    (one_ink[moved] & ~fixed_near) | (fixed_ink & ~one_near[moved])
+                ) & fixed_covered
+                sums = _window_sums(region)
+                best = sums if best is None else np.minimum(best, sums)
+        worst = max(worst, int(best.max()))
         if worst > MAX_CELL_DIFFERENCE:
-            break  # one window that no small shift explains: other content
+            break  # a window that no small shift explains: other content
     return worst
+
+
+BLOCK = 12
+"""Window corners looked at again together: a block's windows cover (BLOCK + CELL - 1)²."""
+
+
+def _window_sums(mask: np.ndarray) -> np.ndarray:
+    """Set pixels of every `CELL` x `CELL` window of `mask`, indexed by its top-left corner."""
+    import cv2
+
+    total = cv2.integral(mask.view(np.uint8), sdepth=cv2.CV_32S)
+    return total[CELL:, CELL:] - total[:-CELL, CELL:] - total[CELL:, :-CELL] + total[:-CELL, :-CELL]

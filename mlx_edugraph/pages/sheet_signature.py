@@ -7,8 +7,9 @@ content (cropped margins) and resized to a fixed working size (a resized copy, a
 The signature then holds:
 
 - a 256-bit perceptual hash (`imagehash.phash`, hash_size=16) of that page: candidates;
-- ORB keypoints and descriptors (OpenCV): to align two pages with a homography (a rotation,
-  a phone photo's perspective);
+- ORB keypoints and descriptors (OpenCV) of the ink mask, smoothed: to align two pages with a
+  homography (a rotation, a phone photo's perspective). Taken from the mask, not the grey page,
+  so that a dimmed or greyed copy gives the same keypoints as its original;
 - the page's ink mask, bit-packed: to compare two aligned pages locally, problem by problem.
 
 docs/similar.md has the measurements behind each setting.
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-SIGNATURE_VERSION = 1
+SIGNATURE_VERSION = 2
 """Stored with each signature: a change of method makes the old ones be made again."""
 
 WORK_SIDE = 1024
@@ -49,6 +50,14 @@ duplicate of another blank page (nothing on it says which sheet it is)."""
 
 FEATURES = 500
 """ORB keypoints kept per page: enough for a homography; matching grows with their square."""
+
+ORB_LEVELS = 3
+"""Scales ORB looks at: pages are normalized to one working size, so copies differ in scale
+by a few percent at most; fewer levels keep the keypoints' positions pixel-exact."""
+
+ORB_SMOOTHING = 1.0
+"""Gaussian sigma (working pixels) applied to the binary ink mask before ORB: corners of a
+binary mask would all score alike; smoothed, their order is the shapes' own."""
 
 
 class SignatureError(Exception):
@@ -139,6 +148,14 @@ def make_signature(image: Image.Image) -> SheetSignature:
     # Find the printed content on a coarse copy, then normalize the content box alone.
     coarse_scale = min(1.0, 512 / max(width, height))
     coarse = cv2.resize(grey, None, fx=coarse_scale, fy=coarse_scale, interpolation=cv2.INTER_AREA)
+    corners = _paper_corners(coarse)
+    if corners is not None:  # a photo of the sheet on a table: the sheet alone, made square
+        grey = _flattened_perspective(grey, corners / coarse_scale)
+        height, width = grey.shape
+        coarse_scale = min(1.0, 512 / max(width, height))
+        coarse = cv2.resize(
+            grey, None, fx=coarse_scale, fy=coarse_scale, interpolation=cv2.INTER_AREA
+        )
     coarse_ink = _ink(_flattened(coarse, 512))
     if coarse_ink.mean() < BLANK_INK:
         return _blank(width, height)
@@ -155,8 +172,9 @@ def make_signature(image: Image.Image) -> SheetSignature:
     flat = _flattened(cv2.resize(content, size, interpolation=interpolation), WORK_SIDE)
     ink = _ink(flat)
     phash = imagehash.phash(Image.fromarray(flat), hash_size=16)
-    orb = cv2.ORB_create(nfeatures=FEATURES)
-    keypoints, descriptors = orb.detectAndCompute(flat, None)
+    orb = cv2.ORB_create(nfeatures=FEATURES, nlevels=ORB_LEVELS, fastThreshold=10)
+    smoothed = cv2.GaussianBlur(np.where(ink, 0, 255).astype(np.uint8), (0, 0), ORB_SMOOTHING)
+    keypoints, descriptors = orb.detectAndCompute(smoothed, None)
     points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
     if descriptors is None:
         descriptors = np.zeros((0, 32), dtype=np.uint8)
@@ -168,6 +186,62 @@ def make_signature(image: Image.Image) -> SheetSignature:
         descriptors,
         np.packbits(ink, axis=1),
         np.packbits(flat < FAINT_RATIO * 255, axis=1),
+    )
+
+
+PAPER_AREA = (0.4, 0.97)
+"""Shares of a photo that the sheet in it may cover: less is no photo of a sheet; more leaves
+no surround to tell it by (a scan)."""
+
+SURROUND = 0.93
+"""A photo's surround is darker than this share of the sheet's brightness (a table, a desk);
+a sheet with a frame printed on it has white paper on both sides of the frame."""
+
+
+def _paper_corners(coarse: np.ndarray) -> np.ndarray | None:
+    """The four corners (float32, clockwise from top-left) of a sheet photographed on a
+    darker surround, in `coarse`'s pixels, or None (a scan, a file, no such sheet): the
+    largest bright region (Otsu) whose outline is a quadrilateral."""
+    import cv2
+
+    # Brighter than the neighbourhood's mean: light falling off across a photo leaves the
+    # far side of the sheet darker than the near side of the table.
+    block = (max(coarse.shape) // 5) | 1
+    bright = cv2.adaptiveThreshold(
+        coarse, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, -2
+    )
+    bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+    contours, _ = cv2.findContours(bright, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    outline = max(contours, key=cv2.contourArea)
+    area = cv2.contourArea(outline) / coarse.size
+    if not PAPER_AREA[0] <= area <= PAPER_AREA[1]:
+        return None
+    quad = cv2.approxPolyDP(outline, 0.02 * cv2.arcLength(outline, True), True)
+    if len(quad) != 4 or not cv2.isContourConvex(quad):
+        return None
+    inside = np.zeros_like(coarse)
+    cv2.fillConvexPoly(inside, quad, 255)
+    if coarse[inside == 0].mean() > SURROUND * np.percentile(coarse[inside > 0], 90):
+        return None
+    points = quad.reshape(4, 2).astype(np.float32)
+    centre = points.mean(axis=0)
+    order = np.argsort(np.arctan2(points[:, 1] - centre[1], points[:, 0] - centre[0]))
+    points = points[order]  # clockwise from the top-left (angles from -pi)
+    return np.roll(points, -int(np.argmin(points.sum(axis=1))), axis=0)
+
+
+def _flattened_perspective(grey: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """The sheet inside `corners` warped to a rectangle of its own sides' lengths."""
+    import cv2
+
+    top, right, bottom, left = (np.linalg.norm(corners[(i + 1) % 4] - corners[i]) for i in range(4))
+    size = (round(max(top, bottom)), round(max(left, right)))
+    target = np.float32([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]])
+    matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
+    return cv2.warpPerspective(
+        grey, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
 
 
@@ -190,7 +264,11 @@ def _flattened(grey: np.ndarray, side: int) -> np.ndarray:
     import cv2
 
     window = max(3, side // 40) | 1
-    paper = cv2.dilate(grey, cv2.getStructuringElement(cv2.MORPH_RECT, (window, window)))
+    # Averaged first: a resampled copy rings beside each stroke, brighter than its paper; the
+    # brightest pixels around would take that ring for the paper and make a halo of faint
+    # print around every stroke of a page whose paper is not white (a dimmed copy).
+    smooth = cv2.blur(grey, (5, 5))
+    paper = cv2.dilate(smooth, cv2.getStructuringElement(cv2.MORPH_RECT, (window, window)))
     paper = cv2.medianBlur(paper, 2 * window + 1 if 2 * window + 1 <= 255 else 255)
     ratio = grey.astype(np.float32) / np.maximum(paper.astype(np.float32), 1.0)
     return np.clip(ratio * 255.0, 0, 255).astype(np.uint8)
