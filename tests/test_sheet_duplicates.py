@@ -170,6 +170,8 @@ def _names(store: Store, groups) -> list[list[str]]:
 
 
 def test_duplicates_of_a_folder_with_a_pdf_and_blank_pages(folder: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
     from mlx_edugraph.pages.worksheets import discover
 
     with Store(tmp_path / "s.sqlite") as store:
@@ -183,7 +185,12 @@ def test_duplicates_of_a_folder_with_a_pdf_and_blank_pages(folder: Path, tmp_pat
         ]
         assert len(found.blank) == 2 and found.variants >= 1
         assert len(store.sheet_hashes(SIGNATURE_VERSION)) == len(refs)
-        assert sheet_duplicates(sheets, store, make_missing=False).groups == found.groups
+        # Grouping again (the TUI after labeling) reuses every stored verdict: nothing compared.
+        again = sheet_duplicates(sheets, store, make_missing=False)
+        assert again.groups == found.groups and found.compared > 0 and again.compared == 0
+        # A page signed again (its file changed) is compared again, alone.
+        store.put_sheet_signatures([(sheets[0].id, make_signature(Image.open(refs[0].path)))])
+        assert 0 < sheet_duplicates(sheets, store).compared < found.compared
 
 
 @pytest.mark.parametrize(

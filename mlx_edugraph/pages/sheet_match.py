@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlx_edugraph.pages.sheet_signature import SheetSignature
+from mlx_edugraph.pages.sheet_signature import SIGNATURE_VERSION, SheetSignature
+
+METHOD_VERSION = SIGNATURE_VERSION * 100 + 1
+"""Stored with each verdict: pairs signed or compared by another method are compared again."""
 
 MIN_INLIERS = 25
 """Fewer matched keypoints agreeing on one homography: the pages do not align (other

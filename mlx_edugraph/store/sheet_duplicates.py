@@ -109,6 +109,7 @@ def sheet_duplicates(
     """Group `pages` by printed sheet. Signatures come from `store`; those missing are made
     from the files (and stored when there is a store) unless `make_missing` is False.
     `progress` is told (candidate pairs done, all candidate pairs) as parts are grouped."""
+    from mlx_edugraph.pages.sheet_match import METHOD_VERSION, Match
     from mlx_edugraph.pages.sheet_signature import SIGNATURE_VERSION, SheetSignature
 
     found = SheetDuplicates()
@@ -148,9 +149,14 @@ def sheet_duplicates(
     found.blank = sorted(p for p in present if known[p][0])
     printed = [p for p in present if not known[p][0]]
     hashes = np.frombuffer(b"".join(known[p][1] for p in printed), dtype=np.uint8)
+    stored = {} if store is None else store.sheet_verdicts(METHOD_VERSION)
+    verdicts = {pair: Match(*verdict) for pair, verdict in stored.items()}
     found.groups, found.variants, found.compared = group(
-        printed, hashes.reshape(-1, 32), load, progress
+        printed, hashes.reshape(-1, 32), load, progress, verdicts
     )
+    if store is not None and found.compared:
+        fresh = ((p, (m.aligned, m.difference)) for p, m in verdicts.items() if p not in stored)
+        store.put_sheet_verdicts(METHOD_VERSION, fresh)
     return found
 
 
@@ -175,6 +181,7 @@ def group(
     hashes: np.ndarray,
     load: Callable[[Page], bytes],
     progress: Callable[[int, int], None] | None = None,
+    verdicts: dict[tuple[Page, Page], object] | None = None,
 ) -> tuple[list[list[Page]], int, int]:
     """Duplicate groups among `pages` (each with its packed 32-byte hash row in `hashes`,
     its stored signature from `load`), the number of variant pairs, and the number of pairs
@@ -185,7 +192,25 @@ def group(
     (OpenCV and numpy let go of the GIL in the heavy steps). A part's signatures are read
     once, here (the store's connection is this thread's), and dropped when it is done.
     Pages left without a duplicate then get a second look among their layout's pages
-    (`layout_candidates`)."""
+    (`layout_candidates`). `verdicts` ((page, other page) in order -> `Match`) are the pairs
+    compared before: they are not compared again, and the pairs compared now are added."""
+    from mlx_edugraph.pages.sheet_match import compare
+
+    verdicts = {} if verdicts is None else verdicts
+
+    def judge(i: int, j: int, signature: Callable[[int], object]) -> tuple[object, bool]:
+        pair = (pages[i], pages[j]) if pages[i] <= pages[j] else (pages[j], pages[i])
+        if pair in verdicts:
+            return verdicts[pair], False
+        verdicts[pair] = match = compare(signature(i), signature(j))
+        return match, True
+
+    def known(part: list[tuple[int, int]]) -> bool:
+        return all(
+            ((pages[i], pages[j]) if pages[i] <= pages[j] else (pages[j], pages[i])) in verdicts
+            for i, j in part
+        )
+
     pairs = candidates(hashes)
     joined = Joined()
     variants = compared = done = 0
@@ -205,11 +230,11 @@ def group(
         pending: deque[Future] = deque()
         for part in _parts(len(pages), pairs):
             members = sorted({i for pair in part for i in pair})
-            if len(members) > PART_IN_MEMORY:  # read as it is needed, on this thread
-                collect(_confirm(Joined(part), _cached(lambda i: load(pages[i]))))
+            if len(members) > PART_IN_MEMORY or known(part):  # read as needed, on this thread
+                collect(_confirm(Joined(part), _cached(lambda i: load(pages[i])), judge))
                 continue
             stored = {i: load(pages[i]) for i in members}
-            pending.append(pool.submit(_confirm, Joined(part), _cached(stored.__getitem__)))
+            pending.append(pool.submit(_confirm, Joined(part), _cached(stored.__getitem__), judge))
             while len(pending) > 2 * WORKERS:
                 collect(pending.popleft().result())
         while pending:
@@ -218,7 +243,7 @@ def group(
     second = layout_candidates(hashes, alone, sorted(joined.size), set(pairs))
     if second:
         joined.pairs = second
-        _, more_variants, more_compared = _confirm(joined, _cached(lambda i: load(pages[i])))
+        _, more_variants, more_compared = _confirm(joined, _cached(lambda i: load(pages[i])), judge)
         variants += more_variants
         compared += more_compared
     members: dict[int, list[Page]] = {}
@@ -297,11 +322,15 @@ def _cached(read: Callable[[int], bytes]) -> Callable[[int], object]:
     return signature
 
 
-def _confirm(joined: Joined, signature: Callable[[int], object]) -> tuple[Joined, int, int]:
-    """Confirm `joined.pairs` in order, joining the duplicates; `joined` with the variant
-    pairs and the pairs compared."""
-    from mlx_edugraph.pages.sheet_match import compare
+Judge = Callable[[int, int, Callable[[int], object]], tuple[object, bool]]
+"""(i, j, signature of an index) -> (the pair's `Match`, whether it was compared now)."""
 
+
+def _confirm(
+    joined: Joined, signature: Callable[[int], object], judge: Judge
+) -> tuple[Joined, int, int]:
+    """Confirm `joined.pairs` in order, joining the duplicates; `joined` with the variant
+    pairs and the pairs compared (not those whose verdict was known)."""
     variants = compared = 0
     refused: dict[int, int] = {}
     for one, other in joined.pairs:
@@ -310,16 +339,16 @@ def _confirm(joined: Joined, signature: Callable[[int], object]) -> tuple[Joined
             continue  # already one sheet through another copy
         if min(refused.get(one, 0), refused.get(other, 0)) >= MAX_REFUSED:
             continue
-        match = compare(signature(one), signature(other))
-        compared += 1
+        match, fresh = judge(one, other, signature)
+        compared += fresh
         if not match.duplicate:
             refused[one] = refused.get(one, 0) + 1
             refused[other] = refused.get(other, 0) + 1
         if match.duplicate and first in joined.size and second in joined.size:
             # Two groups join only if their first pages match too: one wrong link must not
             # chain two sheets' copies together.
-            match = compare(signature(first), signature(second))
-            compared += 1
+            match, fresh = judge(first, second, signature)
+            compared += fresh
         if match.duplicate:
             joined.join(first, second)
         elif match.variant:

@@ -22,6 +22,9 @@ from mlx_edugraph.prediction import Prediction
 from mlx_edugraph.store.review import Review
 from mlx_edugraph.store.schema import MIGRATIONS
 
+Page = tuple[str, int]
+"""A stored page: (content key, page number)."""
+
 BUSY_TIMEOUT_MS = 30_000
 
 CLAIM_STALE_S = 900.0
@@ -236,6 +239,12 @@ class Store:
         with self._db:
             for (key, page), signature in items:
                 self._put_signature(key, page, signature, now)
+                # A new signature makes the page's comparisons stale.
+                self._db.execute(
+                    "DELETE FROM sheet_verdicts WHERE (key = ? AND page = ?) "
+                    "OR (other_key = ? AND other_page = ?)",
+                    (_text(key), page, _text(key), page),
+                )
 
     def _put_signature(self, key: str, page: int, signature, now: str) -> None:
         from mlx_edugraph.pages.sheet_signature import SIGNATURE_VERSION
@@ -259,6 +268,30 @@ class Store:
             "SELECT key, page, blank, hash FROM sheet_signatures WHERE version = ?", (version,)
         )
         return {(_path(k), p): (bool(b), h) for k, p, b, h in rows}
+
+    def sheet_verdicts(self, version: int) -> dict[tuple[Page, Page], tuple[bool, int]]:
+        """Every stored comparison of two pages by this method version:
+        ((page, other page), (aligned, difference))."""
+        rows = self._db.execute(
+            "SELECT key, page, other_key, other_page, aligned, difference FROM sheet_verdicts "
+            "WHERE version = ?",
+            (version,),
+        )
+        return {((_path(k), p), (_path(ok), op)): (bool(a), d) for k, p, ok, op, a, d in rows}
+
+    def put_sheet_verdicts(
+        self, version: int, items: Iterable[tuple[tuple[Page, Page], tuple[bool, int]]]
+    ) -> None:
+        """Store comparisons of two pages, ((page, other page), (aligned, difference)) each,
+        in one transaction."""
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO sheet_verdicts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (_text(one[0]), one[1], _text(other[0]), other[1], version, int(a), d)
+                    for (one, other), (a, d) in items
+                ),
+            )
 
     def sheet_signature(self, key: str, page: int) -> bytes | None:
         """A page's stored sheet signature (`SheetSignature.to_bytes`), or None."""
