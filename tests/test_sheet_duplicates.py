@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mlx_edugraph.benchmarks.sheet_copies import (
-    COPIES,
-    SetPage,
-    Sheet,
-    draw_sheet,
-    measure_quality,
-)
+from mlx_edugraph.benchmarks.duplicate_bench import measure_quality
+from mlx_edugraph.benchmarks.sheet_copies import COPIES, SetPage, Sheet, draw_sheet
 from mlx_edugraph.pages.sheet_signature import (
     SIGNATURE_VERSION,
     SheetSignature,
@@ -23,7 +18,8 @@ from mlx_edugraph.pages.sheet_signature import (
 )
 from mlx_edugraph.pages.worksheets import DEFAULT_MAX_PIXELS, cap_pixels, file_sha256
 from mlx_edugraph.prediction import Prediction, Provenance
-from mlx_edugraph.store.sheet_duplicates import SheetPage, candidates, sheet_duplicates
+from mlx_edugraph.store.sheet_candidates import candidates
+from mlx_edugraph.store.sheet_duplicates import SheetPage, sheet_duplicates
 from mlx_edugraph.store.sqlite_store import MIGRATIONS, Store
 
 pytestmark = pytest.mark.xdist_group("sheet_copies")  # one worker builds the set once

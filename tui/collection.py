@@ -1,5 +1,5 @@
 """The pages the review app shows and what is known of each: the scan's entries, the store's
-labels, the labeler's progress, near-duplicates. No widgets: the app asks it what changed and
+labels, the labeler's progress, duplicate sheets. No widgets: the app asks it what changed and
 redraws that, so the order of the threads' messages is decided in one place."""
 
 from __future__ import annotations

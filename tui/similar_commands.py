@@ -13,7 +13,7 @@ from .worksheet_list import entry_key
 
 
 class SimilarPages:
-    """Mixed into the review app: marking near-duplicates and showing a page's neighbours."""
+    """Mixed into the review app: marking duplicate sheets and showing a page's neighbours."""
 
     @work(thread=True, exclusive=True, group="similar", exit_on_error=False, name="find similar")
     def _find_similar(self, key: str, page: tuple[str, int], fingerprint: str | None) -> None:

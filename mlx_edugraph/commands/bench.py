@@ -250,13 +250,13 @@ def _similar(args: argparse.Namespace, model: str) -> int:
 
 def _duplicates(args: argparse.Namespace) -> int:
     """Duplicate sheets: quality on the generated set, then grouping at scale."""
-    from mlx_edugraph.benchmarks.sheet_copies import (
+    from mlx_edugraph.benchmarks.duplicate_bench import (
         format_quality,
         format_scale,
-        generated_set,
         measure_quality,
         measure_scale,
     )
+    from mlx_edugraph.benchmarks.sheet_copies import generated_set
 
     try:
         counts = [int(item) for item in args.grouped.split(",") if item.strip()]

@@ -14,16 +14,16 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from mlx_edugraph.prediction import Prediction
 from mlx_edugraph.store.review import Review
 from mlx_edugraph.store.schema import MIGRATIONS
-
-Page = tuple[str, int]
-"""A stored page: (content key, page number)."""
+from mlx_edugraph.store.sheet_tables import SheetTables
+from mlx_edugraph.store.sql_values import now as _now
+from mlx_edugraph.store.sql_values import sql_path as _path
+from mlx_edugraph.store.sql_values import sql_text as _text
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -33,10 +33,6 @@ CLAIM_STALE_S = 900.0
 
 class StoreError(Exception):
     """The store file cannot be used; the message names it."""
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def labeler_id() -> str:
@@ -64,20 +60,6 @@ def key_of(prediction: Prediction) -> str:
     return prediction.sha256 or f"path:{prediction.path}"
 
 
-def _text(value: str) -> str | bytes:
-    """A path for SQLite: file names that are not UTF-8 (str with surrogates) go in as their
-    original bytes, so they are kept exactly instead of failing the insert."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(value)
-    return value
-
-
-def _path(value: str | bytes) -> str:
-    return os.fsdecode(value) if isinstance(value, bytes) else value
-
-
 def _json(record: dict) -> str:
     """JSON text; ASCII escapes only when the record holds non-UTF-8 file names."""
     text = json.dumps(record, ensure_ascii=False)
@@ -88,7 +70,7 @@ def _json(record: dict) -> str:
     return text
 
 
-class Store:
+class Store(SheetTables):
     """Predictions in a SQLite file (WAL, busy timeout: several processes may share it)."""
 
     def __init__(self, path: Path | str):
@@ -231,75 +213,6 @@ class Store:
             (model_fingerprint,),
         ).fetchall()
         return [(_path(k), p) for k, p, _ in rows], b"".join(r[2] for r in rows), len(rows)
-
-    def put_sheet_signatures(self, items: Iterable[tuple[tuple[str, int], Any]]) -> None:
-        """Store pages' sheet signatures, ((key, page), `SheetSignature`) each, in one
-        transaction (replacing older ones)."""
-        now = _now()
-        with self._db:
-            for (key, page), signature in items:
-                self._put_signature(key, page, signature, now)
-                # A new signature makes the page's comparisons stale.
-                self._db.execute(
-                    "DELETE FROM sheet_verdicts WHERE (key = ? AND page = ?) "
-                    "OR (other_key = ? AND other_page = ?)",
-                    (_text(key), page, _text(key), page),
-                )
-
-    def _put_signature(self, key: str, page: int, signature, now: str) -> None:
-        from mlx_edugraph.pages.sheet_signature import SIGNATURE_VERSION
-
-        self._db.execute(
-            "INSERT OR REPLACE INTO sheet_signatures VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                _text(key),
-                page,
-                SIGNATURE_VERSION,
-                int(signature.blank),
-                signature.phash,
-                signature.to_bytes(),
-                now,
-            ),
-        )
-
-    def sheet_hashes(self, version: int) -> dict[tuple[str, int], tuple[bool, bytes]]:
-        """Every page's (blank, 32-byte hash) from signatures of this version."""
-        rows = self._db.execute(
-            "SELECT key, page, blank, hash FROM sheet_signatures WHERE version = ?", (version,)
-        )
-        return {(_path(k), p): (bool(b), h) for k, p, b, h in rows}
-
-    def sheet_verdicts(self, version: int) -> dict[tuple[Page, Page], tuple[bool, int]]:
-        """Every stored comparison of two pages by this method version:
-        ((page, other page), (aligned, difference))."""
-        rows = self._db.execute(
-            "SELECT key, page, other_key, other_page, aligned, difference FROM sheet_verdicts "
-            "WHERE version = ?",
-            (version,),
-        )
-        return {((_path(k), p), (_path(ok), op)): (bool(a), d) for k, p, ok, op, a, d in rows}
-
-    def put_sheet_verdicts(
-        self, version: int, items: Iterable[tuple[tuple[Page, Page], tuple[bool, int]]]
-    ) -> None:
-        """Store comparisons of two pages, ((page, other page), (aligned, difference)) each,
-        in one transaction."""
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO sheet_verdicts VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (_text(one[0]), one[1], _text(other[0]), other[1], version, int(a), d)
-                    for (one, other), (a, d) in items
-                ),
-            )
-
-    def sheet_signature(self, key: str, page: int) -> bytes | None:
-        """A page's stored sheet signature (`SheetSignature.to_bytes`), or None."""
-        row = self._db.execute(
-            "SELECT signature FROM sheet_signatures WHERE key = ? AND page = ?",
-            (_text(key), page),
-        ).fetchone()
-        return row[0] if row else None
 
     def vector_models(self) -> list[str]:
         """Fingerprints of the models whose vectors the store holds, newest vector first."""
