@@ -94,6 +94,9 @@ class Prediction:
     embedding: Any = field(default=None, repr=False, compare=False)
     """The page's vector (numpy float16) pooled from the model's prefill, or None (servers
     return no hidden states). The store keeps it in its own table, not in the record."""
+    signature: Any = field(default=None, repr=False, compare=False)
+    """The page's `SheetSignature` (made on the loader thread), or None: kept, like the
+    vector, in its own table."""
 
     def terms(self, dimension: str) -> list[str]:
         """Predicted terms of one dimension, in the order the model emitted them."""
@@ -107,8 +110,8 @@ class Prediction:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (the JSONL export record)."""
-        record = asdict(replace(self, embedding=None))
-        del record["embedding"]
+        record = asdict(replace(self, embedding=None, signature=None))
+        del record["embedding"], record["signature"]
         record["image_size"] = list(self.image_size) if self.image_size else None
         return record
 

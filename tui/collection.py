@@ -1,5 +1,5 @@
 """The pages the review app shows and what is known of each: the scan's entries, the store's
-labels, the labeler's progress, near-duplicates. No widgets: the app asks it what changed and
+labels, the labeler's progress, duplicate sheets. No widgets: the app asks it what changed and
 redraws that, so the order of the threads' messages is decided in one place."""
 
 from __future__ import annotations
@@ -86,11 +86,12 @@ class Collection:
             entry.labeling = False
         return held
 
-    def pages(self) -> set[Page]:
-        return {(e.sha256, e.ref.page) for e in self.entries if e.sha256}
+    def paths(self) -> dict[Page, str]:
+        """The listed pages the store knows, with their paths."""
+        return {(e.sha256, e.ref.page): str(e.ref.path) for e in self.entries if e.sha256}
 
     def mark_duplicates(self, duplicates: set[Page]) -> list[Entry]:
-        """Mark the pages with a near-duplicate; the entries whose mark changed."""
+        """Mark the pages that are the same sheet as another; the entries whose mark changed."""
         changed = []
         for entry in self.entries:
             duplicate = (entry.sha256, entry.ref.page) in duplicates

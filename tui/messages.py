@@ -124,6 +124,7 @@ class RelatedFound(Message):
 
 @dataclass
 class DuplicatesFound(Message):
-    """The listed pages (content key, page number) that have a near-duplicate."""
+    """The listed pages (content key, page number) that are the same printed sheet as another
+    listed page."""
 
     pages: set

@@ -1,5 +1,5 @@
-"""Near-duplicates marked in the list and "more like this" (`m`): the store's page vectors,
-searched off the UI thread (similar_search.py)."""
+"""Duplicate sheets marked in the list (the store's sheet signatures) and "more like this"
+(`m`, the store's page vectors), both searched off the UI thread (similar_search.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .worksheet_list import entry_key
 
 
 class SimilarPages:
-    """Mixed into the review app: marking near-duplicates and showing a page's neighbours."""
+    """Mixed into the review app: marking duplicate sheets and showing a page's neighbours."""
 
     @work(thread=True, exclusive=True, group="similar", exit_on_error=False, name="find similar")
     def _find_similar(self, key: str, page: tuple[str, int], fingerprint: str | None) -> None:
@@ -22,13 +22,13 @@ class SimilarPages:
     @work(
         thread=True, exclusive=True, group="duplicates", exit_on_error=False, name="mark duplicates"
     )
-    def _find_duplicates(self, pages: set[tuple[str, int]], fingerprint: str | None) -> None:
-        self.post_message(find_duplicates(self.settings.db, pages, fingerprint))
+    def _find_duplicates(self, pages: dict[tuple[str, int], str]) -> None:
+        self.post_message(find_duplicates(self.settings.db, pages))
 
     def _mark_duplicates(self) -> None:
-        pages = self.collection.pages()
+        pages = self.collection.paths()
         if pages:
-            self._find_duplicates(pages, self.fingerprint)
+            self._find_duplicates(pages)
 
     @while_shown
     def on_duplicates_found(self, message: DuplicatesFound) -> None:

@@ -5,23 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlx_edugraph.store.similar_pages import (
-    DUPLICATE_THRESHOLD,
-    NoVectors,
-    Page,
-    VectorIndex,
-    choose_model,
-)
+from mlx_edugraph.store.sheet_duplicates import SheetPage, sheet_duplicates
+from mlx_edugraph.store.similar_pages import NoVectors, Page, VectorIndex, choose_model
 from mlx_edugraph.store.sqlite_store import Store
 
 from .messages import DuplicatesFound, SimilarFound
 
 SIMILAR_COUNT = 10
 """Pages the similar-pages list shows."""
-
-DUPLICATE_LIMIT = 10_000
-"""Above this many vectors the list marks no duplicates (comparing every pair grows with the
-square: `mlx-edugraph duplicates` does it on demand)."""
 
 
 def find_similar(db: Path, key: str, page: Page, fingerprint: str | None) -> SimilarFound:
@@ -50,15 +41,10 @@ def find_similar(db: Path, key: str, page: Page, fingerprint: str | None) -> Sim
     return SimilarFound(key, found, names)
 
 
-def find_duplicates(db: Path, pages: set[Page], fingerprint: str | None) -> DuplicatesFound:
-    """Which of `pages` have a near-duplicate among them (none above `DUPLICATE_LIMIT`)."""
+def find_duplicates(db: Path, pages: dict[Page, str]) -> DuplicatesFound:
+    """Which of `pages` (page -> path) are the same printed sheet as another listed page, by
+    the stored sheet signatures (the labeler makes them; none is made here)."""
     with Store(db) as store:
-        try:
-            index = VectorIndex.load(store, choose_model(store, fingerprint))
-        except NoVectors:
-            return DuplicatesFound(set())
-    among = pages & set(index.pages)
-    if len(among) > DUPLICATE_LIMIT:
-        return DuplicatesFound(set())
-    groups = index.duplicate_groups(DUPLICATE_THRESHOLD, among)
-    return DuplicatesFound({n.page for group in groups for n in group})
+        sheets = [SheetPage(key, number, path) for (key, number), path in pages.items()]
+        found = sheet_duplicates(sheets, store, make_missing=False)
+    return DuplicatesFound(found.pages)

@@ -35,7 +35,7 @@ MARKS: dict[str, tuple[str, str]] = {
 
 
 DUPLICATE_MARK = "≈"
-"""Before the name of a page that has a near-duplicate in the list."""
+"""Before the name of a page that is the same printed sheet as another page in the list."""
 
 NAME_WIDTH = 26
 """Fixed, so the list never waits for a width pass (the caption shows the full path)."""

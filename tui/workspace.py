@@ -53,7 +53,7 @@ def page_line(entry: Entry | None, position: int, count: int) -> Text:
     if entry.confidence is not None:
         line.append(f" · {entry.confidence:.0%}")
     if entry.duplicate:
-        line.append(" · ≈ near-duplicate")
+        line.append(" · ≈ duplicate sheet")
     line.append(" · j/k: page · w: list", style="dim")
     return line
 

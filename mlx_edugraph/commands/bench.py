@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
 from mlx_edugraph.commands.context import Context, say
@@ -71,6 +72,25 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "queries at 10,000 and 100,000 stored vectors (index against a naive loop)",
     )
     parser.add_argument(
+        "--duplicates",
+        action="store_true",
+        help="duplicate sheets: pair precision and recall on generated letter pages at 150 and "
+        "300 dpi, per kind of copy, and grouping time and memory at 10,000 and 100,000 pages",
+    )
+    parser.add_argument(
+        "--templates",
+        type=int,
+        default=2,
+        help="with --duplicates: templates per layout in the quality set (default 2; 0 skips "
+        "the quality set)",
+    )
+    parser.add_argument(
+        "--grouped",
+        default="10000,100000",
+        help="with --duplicates: numbers of stored pages grouped, comma-separated (default "
+        "10000,100000; empty skips the scale part)",
+    )
+    parser.add_argument(
         "--tune",
         action="store_true",
         help="time `tune` instead of labeling: steps/s, peak memory, time to a model in use "
@@ -109,6 +129,8 @@ def main(args: argparse.Namespace) -> int:
         return _servers(ctx)
     if args.collection:
         return _collection(ctx)
+    if args.duplicates:
+        return _duplicates(args)
     if args.related:
         return _related(ctx)
     if args.demo:
@@ -223,6 +245,39 @@ def _similar(args: argparse.Namespace, model: str) -> int:
             say(f"query over {count:,} stored vectors of width {size} ...")
             rows.append(measure_query(count, size))
     print(format_queries(rows))
+    return ExitCode.OK
+
+
+def _duplicates(args: argparse.Namespace) -> int:
+    """Duplicate sheets: quality on the generated set, then grouping at scale."""
+    from mlx_edugraph.benchmarks.duplicate_bench import (
+        format_quality,
+        format_scale,
+        measure_quality,
+        measure_scale,
+    )
+    from mlx_edugraph.benchmarks.sheet_copies import generated_set
+
+    try:
+        counts = [int(item) for item in args.grouped.split(",") if item.strip()]
+    except ValueError:
+        raise UserError(f"--grouped: expected numbers of pages, got {args.grouped!r}") from None
+    if args.templates > 0:
+        say(f"quality: {args.templates} template(s) per layout, 150 and 300 dpi ...")
+        quality = measure_quality(generated_set(templates=args.templates, siblings=3))
+        print(format_quality(quality), flush=True)
+    if not counts:
+        return ExitCode.OK
+    say("scale: a pool of 10 templates per layout, 3 siblings each, one copy per sheet ...")
+    started = time.perf_counter()
+    pool = generated_set(templates=10, siblings=3, dpis=(150,), copies=1)
+    say(f"pool of {len(pool)} pages drawn in {time.perf_counter() - started:.0f} s")
+    rows = []
+    for count in counts:
+        say(f"grouping {count:,} stored pages ...")
+        rows.append(measure_scale(pool, count, log=say))
+        print(format_scale(rows[-1:]), flush=True)
+    print(format_scale(rows))
     return ExitCode.OK
 
 

@@ -151,6 +151,7 @@ def _evaluate(ctx: Context) -> int:
             ontology=ontology if args.hierarchy else None,
             errors=planned.unmatched,
         )
+        _warn_duplicates(store, planned.matched)
     settings = _settings(
         args,
         ontology,
@@ -160,6 +161,30 @@ def _evaluate(ctx: Context) -> int:
     sections, charts = evaluation_sections(result), term_charts(result)
     _output(args, "Evaluation", predictions.models, [], settings, result, sections, charts)
     return ExitCode.OK
+
+
+def _warn_duplicates(store: Store, matched: list) -> None:
+    """Say when some evaluated pages are the same printed sheet: each copy is scored again,
+    and a copy of a page the model was tuned on inflates the scores."""
+    from mlx_edugraph.store.sheet_duplicates import SheetPage, sheet_duplicates
+
+    pages = {
+        (m.prediction.sha256, m.prediction.page): SheetPage(
+            m.prediction.sha256, m.prediction.page, m.prediction.path
+        )
+        for m in matched
+        if m.prediction.sha256 and m.prediction.outcome != "error"
+    }
+    groups = sheet_duplicates(pages.values(), store).groups
+    if not groups:
+        return
+    copies = sum(len(group) for group in groups) - len(groups)
+    example = " = ".join(pages[page].label for page in groups[0][:3])
+    say(
+        f"warning: {len(groups)} group(s) of duplicate sheets among the evaluated pages: "
+        f"{copies} copy(ies) are scored again (e.g. {example}); `mlx-edugraph duplicates` "
+        "lists them"
+    )
 
 
 def _truth_file(path: Path | None) -> tuple[list, str]:

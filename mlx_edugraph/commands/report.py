@@ -51,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
         everything = pages(store)  # read once; each path's section is a filter of it
         groups = [(str(p), under_paths(everything, [p])) for p in args.paths]
         reported = [p for _, found in groups for p in found] if args.paths else everything
-        duplicates = _duplicates(store, {(p.key, p.page) for p in reported})
+        duplicates = _duplicates(store, reported)
     for name, found in groups:
         if not found:
             say(f"warning: no stored pages under {name}")
@@ -84,32 +84,22 @@ def main(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _duplicates(store, among: set):
-    """The near-duplicate groups of the reported pages by the newest model's vectors; None
-    when no page has a vector (labeled through servers only: then the section is left out)."""
+def _duplicates(store, reported: list):
+    """The duplicate sheets among the reported pages (signatures missing are made on first
+    use), and the pages that could not be compared."""
     from mlx_edugraph.commands.vector_options import page_name
     from mlx_edugraph.evaluation.coverage_report import Duplicates
-    from mlx_edugraph.store.similar_pages import (
-        DUPLICATE_THRESHOLD,
-        NoVectors,
-        VectorIndex,
-        choose_model,
-    )
+    from mlx_edugraph.store.sheet_duplicates import SheetPage, sheet_duplicates
 
-    try:
-        model = choose_model(store, None)
-    except NoVectors:
-        return None
-    index = VectorIndex.load(store, model)
-    groups = index.duplicate_groups(DUPLICATE_THRESHOLD, among)
-    missing = len(among - set(index.pages))
+    sheets = {(p.key, p.page): SheetPage(p.key, p.page, p.path) for p in reported}
+    found = sheet_duplicates(sheets.values(), store)
     note = (
-        f"Pages whose vectors (model {model}) have a cosine similarity of at least "
-        f"{DUPLICATE_THRESHOLD}: the same sheet scanned twice, resized or re-saved."
+        "Pages that are the same printed sheet (a re-scan, a photo, a resized, recompressed, "
+        "rotated or cropped copy): aligned and compared problem by problem, so sibling sheets "
+        "of one template with other numbers are not grouped."
     )
-    if missing:
-        note += f" {missing} page(s) have no vector from this model: run `mlx-edugraph embed`."
-    return Duplicates(
-        note,
-        [[(page_name(store, n.page), n.similarity) for n in group] for group in groups],
-    )
+    if found.blank:
+        note += f" {len(found.blank)} blank page(s) were not compared."
+    for line in found.problems():
+        note += f" {line}."
+    return Duplicates(note, [[page_name(store, p) for p in group] for group in found.groups])

@@ -33,12 +33,12 @@ class Section:
 
 @dataclass
 class Duplicates:
-    """The near-duplicate groups of the reported pages (`mlx-edugraph duplicates`)."""
+    """The duplicate sheets among the reported pages (`mlx-edugraph duplicates`)."""
 
     note: str
-    """How they were found: the model of the vectors, the threshold, pages without vectors."""
-    groups: list[list[tuple[str, float]]]
-    """Each group's pages as (name, best similarity)."""
+    """How they were found, and the pages that could not be compared."""
+    groups: list[list[str]]
+    """Each group's page names."""
 
 
 def html_report(
@@ -65,10 +65,9 @@ def _html_duplicates(duplicates: Duplicates) -> str:
     if not duplicates.groups:
         out.append("<p>No near-duplicate pages.</p>")
     for number, group in enumerate(duplicates.groups, start=1):
-        out.append(f"<h3>Group {number}: {len(group)} pages</h3><table>")
-        out.append("<tr><th>page</th><th>similarity</th></tr>")
-        out += [f"<tr><td>{escape(n)}</td><td>{s:.4f}</td></tr>" for n, s in group]
-        out.append("</table>")
+        out.append(f"<h3>Group {number}: {len(group)} pages</h3><ul>")
+        out += [f"<li>{escape(name)}</li>" for name in group]
+        out.append("</ul>")
     out.append("</section>")
     return "\n".join(out)
 
@@ -79,7 +78,7 @@ def _markdown_duplicates(duplicates: Duplicates) -> list[str]:
         lines.append("No near-duplicate pages.")
     for number, group in enumerate(duplicates.groups, start=1):
         lines += [f"### Group {number}: {len(group)} pages", ""]
-        lines += [f"- {name} ({similarity:.4f})" for name, similarity in group]
+        lines += [f"- {name}" for name in group]
         lines.append("")
     return lines
 

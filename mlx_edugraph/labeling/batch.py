@@ -70,11 +70,24 @@ def _identify(ref: WorksheetRef) -> tuple[str, str | None]:
 
 def _load(ref: WorksheetRef, sha256: str, max_pixels: int) -> LoadedWorksheet | str:
     try:
-        return load(ref, max_pixels=max_pixels, sha256=sha256)
+        loaded = load(ref, max_pixels=max_pixels, sha256=sha256)
     except WorksheetError as exc:
         return str(exc)
     except Exception as exc:  # a hostile file must not stop the batch
         return f"unexpected error reading file: {type(exc).__name__}: {exc}"
+    loaded.signature = _signature(loaded)
+    return loaded
+
+
+def _signature(loaded: LoadedWorksheet):
+    """The page's sheet signature, made here on the loader thread while the model works; None
+    when it cannot be made (`duplicates` then says why)."""
+    from mlx_edugraph.pages.sheet_signature import make_signature
+
+    try:
+        return make_signature(loaded.image)
+    except Exception:  # a page too small to compare still gets labeled
+        return None
 
 
 def _known(ref: WorksheetRef, sha256: str, store: Store, fingerprint: str) -> Event:
@@ -187,10 +200,12 @@ def _labeled(
     if isinstance(loaded, str):
         return Event(ref, "error", error_prediction(ref, sha256, loaded, engine.provenance))
     try:
-        return Event(ref, "labeled", engine.label(loaded))
+        prediction = engine.label(loaded)
     except Exception as exc:  # one page failing, or no server answering, must not stop the rest
         reason = f"model failed on this page: {type(exc).__name__}: {exc}"
         return Event(ref, "failed", error_prediction(ref, sha256, reason, engine.provenance))
+    prediction.signature = loaded.signature
+    return Event(ref, "labeled", prediction)
 
 
 def _load_and_label(ref: WorksheetRef, sha256: str, engine: Engine) -> Event:

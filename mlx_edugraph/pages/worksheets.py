@@ -64,6 +64,8 @@ class LoadedWorksheet:
     ref: WorksheetRef
     sha256: str
     image: Image.Image
+    signature: object = None
+    """Its `SheetSignature` when the labeler made one (on the loader thread), else None."""
 
 
 def discover(paths: Iterable[Path | str], *, pages: range | None = None) -> Iterator[WorksheetRef]:

@@ -33,7 +33,7 @@ class Entry:
     problem: str | None = None
     """Why the file could not even be read (hashing failed); shown as an error."""
     duplicate: bool = False
-    """Another listed page is a near-duplicate of this one (by the model's page vectors)."""
+    """Another listed page is the same printed sheet (by the stored sheet signatures)."""
 
     @property
     def key(self) -> tuple[str, int]:

@@ -92,9 +92,35 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (model_fingerprint, key, page)
     )
     """,
+    """
+    CREATE TABLE sheet_signatures (
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        blank INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (key, page)
+    );
+    CREATE TABLE sheet_verdicts (
+        key TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        other_key TEXT NOT NULL,
+        other_page INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        aligned INTEGER NOT NULL,
+        difference INTEGER NOT NULL,
+        PRIMARY KEY (key, page, other_key, other_page)
+    );
+    CREATE INDEX sheet_verdicts_by_other ON sheet_verdicts (other_key, other_page)
+    """,
 )
 """Ordered schema steps; the number applied is recorded in the database itself. Step 4 indexes
 every label by term (of predictions and of reviews) and keeps each page's newest prediction, so
 questions about a whole collection ("which pages practise X?") are answered by SQLite, not by
 reading every record. Step 5 keeps each page's vector (float16 bytes) per model, for `similar`
-and `duplicates`: vectors of different models are never compared."""
+and `similar`: vectors of different models are never compared. Step 6 keeps each page's sheet
+signature (`pages.sheet_signature`), which tells a copy of a sheet from a sibling sheet: it
+depends on the page alone, not on a model; and the verdict of each pair of pages compared, so
+that grouping again (the TUI's marks after labeling) compares only pairs it has not seen."""

@@ -14,13 +14,16 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from mlx_edugraph.prediction import Prediction
 from mlx_edugraph.store.review import Review
 from mlx_edugraph.store.schema import MIGRATIONS
+from mlx_edugraph.store.sheet_tables import SheetTables
+from mlx_edugraph.store.sql_values import now as _now
+from mlx_edugraph.store.sql_values import sql_path as _path
+from mlx_edugraph.store.sql_values import sql_text as _text
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -30,10 +33,6 @@ CLAIM_STALE_S = 900.0
 
 class StoreError(Exception):
     """The store file cannot be used; the message names it."""
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def labeler_id() -> str:
@@ -61,20 +60,6 @@ def key_of(prediction: Prediction) -> str:
     return prediction.sha256 or f"path:{prediction.path}"
 
 
-def _text(value: str) -> str | bytes:
-    """A path for SQLite: file names that are not UTF-8 (str with surrogates) go in as their
-    original bytes, so they are kept exactly instead of failing the insert."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(value)
-    return value
-
-
-def _path(value: str | bytes) -> str:
-    return os.fsdecode(value) if isinstance(value, bytes) else value
-
-
 def _json(record: dict) -> str:
     """JSON text; ASCII escapes only when the record holds non-UTF-8 file names."""
     text = json.dumps(record, ensure_ascii=False)
@@ -85,7 +70,7 @@ def _json(record: dict) -> str:
     return text
 
 
-class Store:
+class Store(SheetTables):
     """Predictions in a SQLite file (WAL, busy timeout: several processes may share it)."""
 
     def __init__(self, path: Path | str):
@@ -169,6 +154,8 @@ class Store:
         fingerprint = prediction.provenance.model_fingerprint
         if prediction.embedding is not None:
             self._put_vector(key, prediction.page, fingerprint, prediction.embedding, now)
+        if prediction.signature is not None:
+            self._put_signature(key, prediction.page, prediction.signature, now)
         self._db.execute(
             "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (

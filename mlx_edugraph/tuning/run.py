@@ -42,7 +42,7 @@ from mlx_edugraph.tuning.examples import Collected, Example, from_store, from_tr
 from mlx_edugraph.tuning.learned import UntilLearned, rule_text
 from mlx_edugraph.tuning.proof import TOLERANCE, HeldOutScores, Verdict, judge, score
 from mlx_edugraph.tuning.report import report_text
-from mlx_edugraph.tuning.split import HELD_OUT, SEED, split
+from mlx_edugraph.tuning.split import HELD_OUT, SEED, duplicate_sheets, split
 
 WORK = ".training"
 PLAN = "plan.json"
@@ -150,7 +150,7 @@ def _tune(
     collected = _collect(options)
     for line in collected.left_out():
         say(line)
-    plan = _plan(options, collected, work)
+    plan = _plan(options, collected, work, say)
     by_key = {(e.sha256, e.page): e for e in collected.examples}
     train = [by_key[tuple(key)] for key in plan["train"] if tuple(key) in by_key]
     held_out = [by_key[tuple(key)] for key in plan["held_out"] if tuple(key) in by_key]
@@ -233,7 +233,9 @@ def _collect(options: TuneOptions) -> Collected:
     return collected
 
 
-def _plan(options: TuneOptions, collected: Collected, work: Path) -> dict:
+def _plan(
+    options: TuneOptions, collected: Collected, work: Path, say: Callable[[str], None]
+) -> dict:
     """The run's plan: the one kept for `--resume`, else a new split (an old one is dropped)."""
     source = f"truth:{options.truth}" if options.truth else f"store:{options.store.path}"
     if options.resume:
@@ -247,7 +249,14 @@ def _plan(options: TuneOptions, collected: Collected, work: Path) -> dict:
             )
         return plan
     shutil.rmtree(work, ignore_errors=True)
-    parts = split(collected.examples, options.held_out, options.seed)
+    together = duplicate_sheets(collected.examples, options.store)
+    if together:
+        pages = sum(len(group) for group in together)
+        say(
+            f"{len(together)} group(s) of duplicate sheets ({pages} pages) each kept on one "
+            "side of the split"
+        )
+    parts = split(collected.examples, options.held_out, options.seed, together)
     # mlx-vlm's trainer leaves out a last incomplete batch: a pass is the whole batches.
     per_epoch = max(1, len(parts.train) // options.settings.batch_size)
     plan = {
