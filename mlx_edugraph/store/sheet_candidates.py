@@ -53,18 +53,30 @@ def candidates(hashes: np.ndarray) -> list[tuple[int, int]]:
         if not members:
             continue
         near = np.unique(np.concatenate(members))
-        near = near[near != i]
-        if not len(near):
-            continue
-        distance = _BITS[hashes[near] ^ hashes[i]].sum(axis=1, dtype=np.int32)
-        keep = distance <= MAX_HASH_DISTANCE
-        near, distance = near[keep], distance[keep]
-        if len(near) > MAX_CANDIDATES:
-            nearest = np.argpartition(distance, MAX_CANDIDATES)[:MAX_CANDIDATES]
-            near, distance = near[nearest], distance[nearest]
-        for j, d in zip(near.tolist(), distance.tolist(), strict=True):
-            found[(min(i, j), max(i, j))] = d
+        _keep_nearest(hashes, i, near[near != i], MAX_CANDIDATES, found, MAX_HASH_DISTANCE)
     return sorted(found, key=lambda pair: (found[pair], pair))
+
+
+def _keep_nearest(
+    hashes: np.ndarray,
+    i: int,
+    near: np.ndarray,
+    count: int,
+    found: dict[tuple[int, int], int],
+    within: int = 256,
+) -> None:
+    """Add to `found` the pairs of row `i` with its `count` nearest rows of `near` (by Hamming
+    distance of the hashes, at most `within` bits), each with its distance."""
+    if not len(near):
+        return
+    distance = _BITS[hashes[near] ^ hashes[i]].sum(axis=1, dtype=np.int32)
+    keep = distance <= within
+    near, distance = near[keep], distance[keep]
+    if len(near) > count:
+        nearest = np.argpartition(distance, count)[:count]
+        near, distance = near[nearest], distance[nearest]
+    for j, d in zip(near.tolist(), distance.tolist(), strict=True):
+        found[(min(i, j), max(i, j))] = d
 
 
 LAYOUT_BITS = 4
@@ -115,14 +127,7 @@ def layout_candidates(
             [j for j in peers.tolist() if j != i and (min(i, j), max(i, j)) not in known],
             dtype=np.int64,
         )
-        if not len(peers):
-            continue
-        distance = _BITS[hashes[peers] ^ hashes[i]].sum(axis=1, dtype=np.int32)
-        if len(peers) > LAYOUT_CANDIDATES:
-            nearest = np.argpartition(distance, LAYOUT_CANDIDATES)[:LAYOUT_CANDIDATES]
-            peers, distance = peers[nearest], distance[nearest]
-        for j, d in zip(peers.tolist(), distance.tolist(), strict=True):
-            found[(min(i, j), max(i, j))] = d
+        _keep_nearest(hashes, i, peers, LAYOUT_CANDIDATES, found)
     return sorted(found, key=lambda pair: (found[pair], pair))
 
 
