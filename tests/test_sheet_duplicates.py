@@ -71,7 +71,7 @@ def test_signature_survives_the_store_and_blank_and_tiny_pages_are_told() -> Non
     signature = make_signature(page)
     again = SheetSignature.from_bytes(signature.to_bytes())
     assert again.phash == signature.phash and again.size == signature.size
-    assert (again.ink_mask() == signature.ink_mask()).all()
+    assert (again.ink_bits() == signature.ink_bits()).all()
     assert make_signature(Image.new("RGB", (850, 1100), "white")).blank
     with pytest.raises(SignatureError, match="too small"):
         make_signature(Image.new("RGB", (40, 40), "white"))

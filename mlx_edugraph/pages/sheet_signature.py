@@ -82,14 +82,6 @@ class SheetSignature:
     faint: np.ndarray
     """The faintly printed mask (ink included), packed likewise."""
 
-    def ink_mask(self) -> np.ndarray:
-        """The ink mask as uint8 0/255 (height, width)."""
-        return self._unpacked(self.ink)
-
-    def faint_mask(self) -> np.ndarray:
-        """The faint mask as uint8 0/255 (height, width)."""
-        return self._unpacked(self.faint)
-
     def ink_bits(self) -> np.ndarray:
         """The ink mask as uint8 0/1 (height, width): what the comparison works on."""
         return self._bits(self.ink)
@@ -97,9 +89,6 @@ class SheetSignature:
     def faint_bits(self) -> np.ndarray:
         """The faint mask as uint8 0/1 (height, width)."""
         return self._bits(self.faint)
-
-    def _unpacked(self, packed: np.ndarray) -> np.ndarray:
-        return self._bits(packed) * np.uint8(255)
 
     def _bits(self, packed: np.ndarray) -> np.ndarray:
         width, height = self.size
