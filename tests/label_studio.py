@@ -20,6 +20,7 @@ import http.cookiejar
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -173,6 +174,12 @@ class Server:
             "DJANGO_DB": "sqlite",
             "LABEL_STUDIO_USERNAME": USER,
             "LABEL_STUDIO_PASSWORD": PASSWORD,
+            # Its JWTs are signed with SECRET_KEY. Left unset, Label Studio draws one and keeps
+            # it in DATA/.env, which django-environ reads back as a reference to another
+            # variable when the key starts with "$" (1 start in 50): the restarted server then
+            # draws a new key and every token the client holds is "invalid". A key of hex
+            # digits, the same across restarts, avoids both.
+            "SECRET_KEY": secrets.token_hex(32),
             "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
             "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(document_root),
             # The ML backend and its webhook live on 127.0.0.1, which Label Studio refuses
