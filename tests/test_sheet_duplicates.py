@@ -189,6 +189,62 @@ def test_duplicates_of_a_folder_with_a_pdf_and_blank_pages(folder: Path, tmp_pat
         assert 0 < sheet_duplicates(sheets, store).compared < found.compared
 
 
+@pytest.mark.parametrize("how", ["stopped", "Ctrl-C"])
+def test_grouping_stopped_part_way_keeps_what_it_compared(
+    how: str, folder: Path, tmp_path: Path
+) -> None:
+    """The app quitting (`should_stop`) or Ctrl-C (here from the progress callback, on the
+    grouping's own thread, where the signal lands) stops grouping at once; the signatures made
+    and the pairs compared are stored, and the next grouping compares only the rest."""
+    from mlx_edugraph.pages.sheet_match import METHOD_VERSION
+    from mlx_edugraph.pages.worksheets import discover
+    from mlx_edugraph.store.sheet_duplicates import Stopped
+
+    refs = list(discover([folder]))
+    sheets = [SheetPage(file_sha256(r.path), r.page, str(r.path)) for r in refs]
+    with Store(tmp_path / "whole.sqlite") as store:
+        whole = sheet_duplicates(sheets, store)
+    with Store(tmp_path / "s.sqlite") as store:
+        asked = []
+
+        def should_stop() -> bool:
+            asked.append(1)
+            return how == "stopped" and len(asked) > 3
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if how == "Ctrl-C" and stage == "comparing" and done:
+                raise KeyboardInterrupt
+
+        with pytest.raises(Stopped if how == "stopped" else KeyboardInterrupt):
+            sheet_duplicates(sheets, store, progress=progress, should_stop=should_stop)
+        assert len(store.sheet_hashes(SIGNATURE_VERSION)) == len(refs)
+        kept = len(store.sheet_verdicts(METHOD_VERSION))
+        assert 0 < kept < whole.compared
+        rest = sheet_duplicates(sheets, store)
+        assert rest.groups == whole.groups and rest.compared == whole.compared - kept
+
+
+def test_the_app_stops_marking_duplicates_when_asked(folder: Path, tmp_path: Path) -> None:
+    """The review app's worker (`find_duplicates`) answers nothing once cancelled (the app
+    quitting): it must not keep the process alive for the minutes a first look can take."""
+    from mlx_edugraph.pages.worksheets import discover
+    from mlx_edugraph.store.sheet_duplicates import Stopped
+    from tui.similar_search import find_duplicates
+
+    db = tmp_path / "s.sqlite"
+    refs = list(discover([folder]))
+    pages = {(file_sha256(r.path), r.page): str(r.path) for r in refs}
+    with Store(db) as store:
+        for ref in refs:
+            _store_page(store, ref.path, ref.page)
+        sheets = [SheetPage(key, page, path) for (key, page), path in pages.items()]
+        with pytest.raises(Stopped):  # signed, nothing compared
+            sheet_duplicates(sheets, store, should_stop=lambda: True)
+    assert find_duplicates(db, pages, lambda: True) is None
+    found = find_duplicates(db, pages, lambda: False)
+    assert found is not None and len(found.pages) == 4
+
+
 @pytest.mark.parametrize(
     "case",
     [

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from textual import work
+from textual.worker import get_current_worker
 
 from .lifetime import while_shown
 from .messages import DuplicatesFound, SimilarFound
@@ -23,7 +24,10 @@ class SimilarPages:
         thread=True, exclusive=True, group="duplicates", exit_on_error=False, name="mark duplicates"
     )
     def _find_duplicates(self, pages: dict[tuple[str, int], str]) -> None:
-        self.post_message(find_duplicates(self.settings.db, pages))
+        worker = get_current_worker()
+        found = find_duplicates(self.settings.db, pages, lambda: worker.is_cancelled)
+        if found is not None:
+            self.post_message(found)
 
     def _mark_duplicates(self) -> None:
         pages = self.collection.paths()

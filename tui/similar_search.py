@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from mlx_edugraph.store.sheet_duplicates import SheetPage, sheet_duplicates
+from mlx_edugraph.store.sheet_duplicates import SheetPage, Stopped, sheet_duplicates
 from mlx_edugraph.store.similar_pages import NoVectors, Page, VectorIndex, choose_model
 from mlx_edugraph.store.sqlite_store import Store
 
@@ -41,10 +42,17 @@ def find_similar(db: Path, key: str, page: Page, fingerprint: str | None) -> Sim
     return SimilarFound(key, found, names)
 
 
-def find_duplicates(db: Path, pages: dict[Page, str]) -> DuplicatesFound:
+def find_duplicates(
+    db: Path, pages: dict[Page, str], should_stop: Callable[[], bool]
+) -> DuplicatesFound | None:
     """Which of `pages` (page -> path) are the same printed sheet as another listed page, by
-    the stored sheet signatures (the labeler makes them; none is made here)."""
+    the stored sheet signatures (the labeler makes them; none is made here). None when
+    `should_stop` said so first: the first look at a large store compares for minutes, and
+    the app must quit at once (the comparisons made are stored for the next look)."""
     with Store(db) as store:
         sheets = [SheetPage(key, number, path) for (key, number), path in pages.items()]
-        found = sheet_duplicates(sheets, store, make_missing=False)
+        try:
+            found = sheet_duplicates(sheets, store, make_missing=False, should_stop=should_stop)
+        except Stopped:
+            return None
     return DuplicatesFound(found.pages)

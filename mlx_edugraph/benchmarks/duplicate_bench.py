@@ -188,7 +188,7 @@ def _group_store(db, count: int) -> ScaleTime:
     started = last = time.perf_counter()
     total = [0]
 
-    def progress(done: int, candidates: int) -> None:
+    def progress(stage: str, done: int, candidates: int) -> None:
         nonlocal last
         total[0] = candidates
         now = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from mlx_edugraph.commands.context import (
@@ -13,6 +14,7 @@ from mlx_edugraph.commands.context import (
     say,
 )
 from mlx_edugraph.errors import ExitCode, UserError
+from mlx_edugraph.labeling.progress import StageProgress
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +29,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     ctx = Context(args)
     with ctx.store(labeled=True) as store:
-        found = duplicates_under(store, args.paths)
+        progress = StageProgress()
+        try:
+            found = duplicates_under(store, args.paths, progress=progress)
+        except KeyboardInterrupt:
+            progress.close()
+            say("\ninterrupted; the signatures made and sheets compared are kept: run it again")
+            return ExitCode.INTERRUPTED
+        progress.close()
         names = {p: _record(store, p) for g in found.groups for p in g}
         if args.json:
             print(json.dumps([[names[p] for p in group] for group in found.groups], indent=2))
@@ -51,8 +60,11 @@ def main(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def duplicates_under(store, paths: list[Path], *, make_missing: bool = True):
-    """`SheetDuplicates` of the stored pages under `paths` (all pages when none given)."""
+def duplicates_under(
+    store, paths: list[Path], *, progress: Callable[[str, int, int], None] | None = None
+):
+    """`SheetDuplicates` of the stored pages under `paths` (all pages when none given);
+    `progress` as `sheet_duplicates` takes it."""
     from mlx_edugraph.store.collection import pages
     from mlx_edugraph.store.sheet_duplicates import SheetPage, sheet_duplicates
 
@@ -60,7 +72,7 @@ def duplicates_under(store, paths: list[Path], *, make_missing: bool = True):
     if paths and not chosen:
         raise UserError("no stored pages under " + ", ".join(map(str, paths)))
     sheets = [SheetPage(p.key, p.page, p.path) for p in chosen]
-    return sheet_duplicates(sheets, store, make_missing=make_missing)
+    return sheet_duplicates(sheets, store, progress=progress)
 
 
 def _record(store, page: tuple[str, int]) -> dict:

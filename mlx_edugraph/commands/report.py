@@ -89,10 +89,13 @@ def _duplicates(store, reported: list):
     use), and the pages that could not be compared."""
     from mlx_edugraph.commands.vector_options import page_name
     from mlx_edugraph.evaluation.coverage_report import Duplicates
+    from mlx_edugraph.labeling.progress import StageProgress
     from mlx_edugraph.store.sheet_duplicates import SheetPage, sheet_duplicates
 
     sheets = {(p.key, p.page): SheetPage(p.key, p.page, p.path) for p in reported}
-    found = sheet_duplicates(sheets.values(), store)
+    progress = StageProgress()
+    found = sheet_duplicates(sheets.values(), store, progress=progress)
+    progress.close()
     note = (
         "Pages that are the same printed sheet (a re-scan, a photo, a resized, recompressed, "
         "rotated or cropped copy): aligned and compared problem by problem, so sibling sheets "

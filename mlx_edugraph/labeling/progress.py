@@ -1,4 +1,5 @@
-"""A one-line progress bar for the terminal (count, ETA, current file) and a run summary."""
+"""A one-line progress bar for the terminal (count, ETA, current file), a run summary, and the
+progress line of long work that is not pages (grouping sheets)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,32 @@ class Progress:
 
     def close(self) -> None:
         if self.stream.isatty():
+            self.stream.write("\n")
+
+
+@dataclass
+class StageProgress:
+    """ "stage: done of total (elapsed)" while work goes on: redrawn each second on a terminal, a
+    line a minute elsewhere; nothing for work over in its first seconds."""
+
+    stream: TextIO = field(default_factory=lambda: sys.stderr)
+    started: float = field(default_factory=time.monotonic)
+    _last: float = 0.0
+    _drawn: bool = False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        every = 1.0 if self.stream.isatty() else 60.0
+        if now - self.started < 3.0 or now - self._last < every:
+            return
+        self._last = now
+        line = f"{stage}: {done:,} of {total:,} ({clock(now - self.started)})"
+        self.stream.write(line.ljust(60) + ("\r" if self.stream.isatty() else "\n"))
+        self.stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn and self.stream.isatty():
             self.stream.write("\n")
 
 

@@ -11,6 +11,7 @@ blank pages are set apart as blank.
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,6 +35,18 @@ CACHE = 256
 
 STORE_BATCH = 32
 """Signatures made on first use are stored this many at a time (one transaction each)."""
+
+SAVE_EVERY = 256
+"""Comparisons handed to the store at a time while grouping (some 10 s of work): a grouping
+stopped part way (Ctrl-C, the app quitting) keeps what it compared."""
+
+Progress = Callable[[str, int, int], None]
+"""Told (stage, done, total) as grouping goes: "signing" pages with no stored signature, then
+"comparing" candidate pairs."""
+
+
+class Stopped(Exception):
+    """Grouping stopped because `should_stop` said so; the comparisons made were stored."""
 
 
 @dataclass(frozen=True)
@@ -91,11 +104,13 @@ def sheet_duplicates(
     store: Store | None = None,
     *,
     make_missing: bool = True,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> SheetDuplicates:
     """Group `pages` by printed sheet. Signatures come from `store`; those missing are made
     from the files (and stored when there is a store) unless `make_missing` is False.
-    `progress` is told (candidate pairs done, all candidate pairs) as parts are grouped."""
+    `should_stop` is asked before each comparison: when it says so, `Stopped` is raised, the
+    comparisons made so far stored, as they are when anything else (Ctrl-C) stops it."""
     from mlx_edugraph.pages.sheet_match import METHOD_VERSION, Match
     from mlx_edugraph.pages.sheet_signature import SIGNATURE_VERSION, SheetSignature
 
@@ -105,6 +120,8 @@ def sheet_duplicates(
     in_memory: dict[Page, bytes] = {}
     batch: list[tuple[Page, SheetSignature]] = []
     present = []
+    missing = sum(p.id not in known for p in wanted.values()) if make_missing else 0
+    signed = 0
     for page in wanted.values():
         if not os.path.exists(page.path):
             found.gone.append(page.label)
@@ -114,6 +131,9 @@ def sheet_duplicates(
             continue
         if not make_missing:
             continue
+        if progress is not None:
+            progress("signing", signed, missing)
+        signed += 1
         signature = _signature_from_file(page)
         if isinstance(signature, str):
             found.unreadable.append((page.label, signature))
@@ -138,12 +158,19 @@ def sheet_duplicates(
     hashes = np.frombuffer(b"".join(known[p][1] for p in printed), dtype=np.uint8)
     stored = {} if store is None else store.sheet_verdicts(METHOD_VERSION)
     verdicts = {pair: Match(*verdict) for pair, verdict in stored.items()}
+
+    def save(made: list[tuple[tuple[Page, Page], Match]]) -> None:
+        store.put_sheet_verdicts(METHOD_VERSION, ((p, (m.aligned, m.difference)) for p, m in made))
+
     found.groups, found.variants, found.compared = group(
-        printed, hashes.reshape(-1, 32), load, progress, verdicts
+        printed,
+        hashes.reshape(-1, 32),
+        load,
+        progress,
+        verdicts,
+        save=None if store is None else save,
+        should_stop=should_stop,
     )
-    if store is not None and found.compared:
-        fresh = ((p, (m.aligned, m.difference)) for p, m in verdicts.items() if p not in stored)
-        store.put_sheet_verdicts(METHOD_VERSION, fresh)
     return found
 
 
@@ -167,8 +194,11 @@ def group(
     pages: list[Page],
     hashes: np.ndarray,
     load: Callable[[Page], bytes],
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     verdicts: dict[tuple[Page, Page], object] | None = None,
+    *,
+    save: Callable[[list[tuple[tuple[Page, Page], object]]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[list[list[Page]], int, int]:
     """Duplicate groups among `pages` (each with its packed 32-byte hash row in `hashes`,
     its stored signature from `load`), the number of variant pairs, and the number of pairs
@@ -180,16 +210,35 @@ def group(
     once, here (the store's connection is this thread's), and dropped when it is done.
     Pages left without a duplicate then get a second look among their layout's pages
     (`layout_candidates`). `verdicts` ((page, other page) in order -> `Match`) are the pairs
-    compared before: they are not compared again, and the pairs compared now are added."""
+    compared before: they are not compared again, and the pairs compared now are added and
+    handed to `save`, `SAVE_EVERY` at a time and once more however grouping ends, always on
+    this thread. `should_stop` is asked before each comparison (see `sheet_duplicates`)."""
     from mlx_edugraph.pages.sheet_match import compare
 
     verdicts = {} if verdicts is None else verdicts
+    made: list[tuple[tuple[Page, Page], object]] = []  # appended by any thread, saved by this one
+    saved = 0
+    home = threading.get_ident()
+    halt = threading.Event()
+
+    def keep(at_least: int) -> None:
+        nonlocal saved
+        end = len(made)
+        if save is not None and end - saved >= at_least:
+            save(made[saved:end])
+            saved = end
 
     def judge(i: int, j: int, signature: Callable[[int], object]) -> tuple[object, bool]:
         pair = (pages[i], pages[j]) if pages[i] <= pages[j] else (pages[j], pages[i])
         if pair in verdicts:
             return verdicts[pair], False
+        if halt.is_set() or (should_stop is not None and should_stop()):
+            halt.set()
+            raise Stopped
         verdicts[pair] = match = compare(signature(i), signature(j))
+        made.append((pair, match))
+        if threading.get_ident() == home:
+            keep(SAVE_EVERY)
         return match, True
 
     def known(part: list[tuple[int, int]]) -> bool:
@@ -210,10 +259,12 @@ def group(
         variants += part_variants
         compared += part_compared
         done += len(part_joined.pairs)
+        keep(SAVE_EVERY)
         if progress is not None:
-            progress(done, len(pairs))
+            progress("comparing", done, len(pairs))
 
-    with ThreadPoolExecutor(WORKERS) as pool:
+    pool = ThreadPoolExecutor(WORKERS)
+    try:
         pending: deque[Future] = deque()
         for part in _parts(len(pages), pairs):
             members = sorted({i for pair in part for i in pair})
@@ -226,13 +277,20 @@ def group(
                 collect(pending.popleft().result())
         while pending:
             collect(pending.popleft().result())
-    alone = [i for i in range(len(pages)) if i not in joined.parent and i not in joined.size]
-    second = layout_candidates(hashes, alone, sorted(joined.size), set(pairs))
-    if second:
-        joined.pairs = second
-        _, more_variants, more_compared = _confirm(joined, _cached(lambda i: load(pages[i])), judge)
-        variants += more_variants
-        compared += more_compared
+        alone = [i for i in range(len(pages)) if i not in joined.parent and i not in joined.size]
+        second = layout_candidates(hashes, alone, sorted(joined.size), set(pairs))
+        if second:
+            joined.pairs = second
+            signature = _cached(lambda i: load(pages[i]))
+            _, more_variants, more_compared = _confirm(joined, signature, judge)
+            variants += more_variants
+            compared += more_compared
+    except BaseException:
+        halt.set()  # the parts in hand stop at their next comparison
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)
+        keep(1)
     members: dict[int, list[Page]] = {}
     for i in joined.parent:
         members.setdefault(joined.root(i), []).append(pages[i])
