@@ -198,7 +198,7 @@ def test_grouping_stopped_part_way_keeps_what_it_compared(
     and the pairs compared are stored, and the next grouping compares only the rest."""
     from mlx_edugraph.pages.sheet_match import METHOD_VERSION
     from mlx_edugraph.pages.worksheets import discover
-    from mlx_edugraph.store.sheet_duplicates import Stopped
+    from mlx_edugraph.store.sheet_duplicates import COMPARING, Stopped
 
     refs = list(discover([folder]))
     sheets = [SheetPage(file_sha256(r.path), r.page, str(r.path)) for r in refs]
@@ -212,7 +212,7 @@ def test_grouping_stopped_part_way_keeps_what_it_compared(
             return how == "stopped" and len(asked) > 3
 
         def progress(stage: str, done: int, total: int) -> None:
-            if how == "Ctrl-C" and stage == "comparing" and done:
+            if how == "Ctrl-C" and stage == COMPARING and done:
                 raise KeyboardInterrupt
 
         with pytest.raises(Stopped if how == "stopped" else KeyboardInterrupt):

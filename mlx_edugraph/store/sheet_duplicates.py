@@ -41,8 +41,11 @@ SAVE_EVERY = 256
 stopped part way (Ctrl-C, the app quitting) keeps what it compared."""
 
 Progress = Callable[[str, int, int], None]
-"""Told (stage, done, total) as grouping goes: "signing" pages with no stored signature, then
-"comparing" candidate pairs."""
+"""Told (stage, done, total) as grouping goes: `SIGNING` pages with no stored signature, then
+`COMPARING` candidate pairs."""
+
+SIGNING = "sheet signatures made"
+COMPARING = "candidate pairs compared"
 
 
 class Stopped(Exception):
@@ -132,7 +135,7 @@ def sheet_duplicates(
         if not make_missing:
             continue
         if progress is not None:
-            progress("signing", signed, missing)
+            progress(SIGNING, signed, missing)
         signed += 1
         signature = _signature_from_file(page)
         if isinstance(signature, str):
@@ -261,7 +264,7 @@ def group(
         done += len(part_joined.pairs)
         keep(SAVE_EVERY)
         if progress is not None:
-            progress("comparing", done, len(pairs))
+            progress(COMPARING, done, len(pairs))
 
     pool = ThreadPoolExecutor(WORKERS)
     try:
