@@ -189,38 +189,45 @@ def test_duplicates_of_a_folder_with_a_pdf_and_blank_pages(folder: Path, tmp_pat
         assert 0 < sheet_duplicates(sheets, store).compared < found.compared
 
 
+@pytest.mark.parametrize("workers", [0, 2], ids=["here", "2 processes"])
 @pytest.mark.parametrize("how", ["stopped", "Ctrl-C"])
 def test_grouping_stopped_part_way_keeps_what_it_compared(
-    how: str, folder: Path, tmp_path: Path
+    how: str, workers: int, folder: Path, tmp_path: Path
 ) -> None:
     """The app quitting (`should_stop`) or Ctrl-C (here from the progress callback, on the
-    grouping's own thread, where the signal lands) stops grouping at once; the signatures made
-    and the pairs compared are stored, and the next grouping compares only the rest."""
+    grouping's own thread, where the signal lands) stops grouping at once, on this thread or
+    on worker processes; the signatures made and the pairs compared are stored, and the next
+    grouping compares only the rest and groups as one uninterrupted run does."""
     from mlx_edugraph.pages.sheet_match import METHOD_VERSION
     from mlx_edugraph.pages.worksheets import discover
-    from mlx_edugraph.store.sheet_duplicates import COMPARING, Stopped
+    from mlx_edugraph.store.sheet_grouping import COMPARING, Stopped
 
     refs = list(discover([folder]))
     sheets = [SheetPage(file_sha256(r.path), r.page, str(r.path)) for r in refs]
     with Store(tmp_path / "whole.sqlite") as store:
-        whole = sheet_duplicates(sheets, store)
+        whole = sheet_duplicates(sheets, store, workers=0)
     with Store(tmp_path / "s.sqlite") as store:
-        asked = []
+        asked, told = [], []
 
         def should_stop() -> bool:
+            # Here it is asked before each comparison; with workers, while waiting for them.
             asked.append(1)
-            return how == "stopped" and len(asked) > 3
+            return how == "stopped" and (len(asked) > 3 if not workers else bool(told))
 
         def progress(stage: str, done: int, total: int) -> None:
-            if how == "Ctrl-C" and stage == COMPARING and done:
-                raise KeyboardInterrupt
+            if stage == COMPARING and done:
+                told.append(done)
+                if how == "Ctrl-C":
+                    raise KeyboardInterrupt
 
         with pytest.raises(Stopped if how == "stopped" else KeyboardInterrupt):
-            sheet_duplicates(sheets, store, progress=progress, should_stop=should_stop)
+            sheet_duplicates(
+                sheets, store, progress=progress, should_stop=should_stop, workers=workers
+            )
         assert len(store.sheet_hashes(SIGNATURE_VERSION)) == len(refs)
         kept = len(store.sheet_verdicts(METHOD_VERSION))
-        assert 0 < kept < whole.compared
-        rest = sheet_duplicates(sheets, store)
+        assert 0 < kept <= whole.compared and (workers or kept < whole.compared)
+        rest = sheet_duplicates(sheets, store, workers=workers)
         assert rest.groups == whole.groups and rest.compared == whole.compared - kept
 
 
@@ -228,7 +235,7 @@ def test_the_app_stops_marking_duplicates_when_asked(folder: Path, tmp_path: Pat
     """The review app's worker (`find_duplicates`) answers nothing once cancelled (the app
     quitting): it must not keep the process alive for the minutes a first look can take."""
     from mlx_edugraph.pages.worksheets import discover
-    from mlx_edugraph.store.sheet_duplicates import Stopped
+    from mlx_edugraph.store.sheet_grouping import Stopped
     from tui.similar_search import find_duplicates
 
     db = tmp_path / "s.sqlite"
@@ -243,6 +250,57 @@ def test_the_app_stops_marking_duplicates_when_asked(folder: Path, tmp_path: Pat
     assert find_duplicates(db, pages, lambda: True) is None
     found = find_duplicates(db, pages, lambda: False)
     assert found is not None and len(found.pages) == 4
+
+
+APP_MARKS_ON_WORKERS = """
+import asyncio, sys, time
+from pathlib import Path
+
+from mlx_edugraph.store import sheet_grouping
+from tests.test_tui import make_app, wait_for
+
+sheet_grouping.PROCESS_FROM = 0  # this folder's few pairs go to worker processes too
+
+
+async def run():
+    app = make_app(Path(sys.argv[1]), Path(sys.argv[2]), None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        marked = lambda: sorted((e.ref.path.name, e.ref.page) for e in app.entries if e.duplicate)
+        await wait_for(pilot, lambda: len(marked()) == 4, timeout=60)
+        print(marked())
+
+
+asyncio.run(run())
+"""
+
+
+def test_the_app_marks_duplicates_on_worker_processes(folder: Path, tmp_path: Path) -> None:
+    """Inside the app, sys.stderr is Textual's capture with no descriptor, which
+    multiprocessing's resource tracker is handed when it starts: the app starts it first.
+    A fresh interpreter, so no earlier test has started it."""
+    import subprocess
+    import sys
+
+    from mlx_edugraph.pages.worksheets import discover
+    from mlx_edugraph.store.sheet_grouping import Stopped
+
+    db = tmp_path / "s.sqlite"
+    refs = list(discover([folder]))
+    with Store(db) as store:
+        for ref in refs:
+            _store_page(store, ref.path, ref.page)
+        sheets = [SheetPage(file_sha256(r.path), r.page, str(r.path)) for r in refs]
+        with pytest.raises(Stopped):  # signed, nothing compared: the app compares
+            sheet_duplicates(sheets, store, should_stop=lambda: True)
+    run = subprocess.run(
+        [sys.executable, "-c", APP_MARKS_ON_WORKERS, str(folder), str(db)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).parents[1],
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "('a-first.png', 0), ('c-rescan.jpg', 0), ('d-rotated.png', 0)" in run.stdout
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from multiprocessing import resource_tracker
 from pathlib import Path
 from traceback import format_exception
 
@@ -84,6 +85,10 @@ class ReviewApp(ReviewCommands, LabelingEvents, SimilarPages, RelatedPages, App)
         pages: range | None = None,
     ) -> None:
         super().__init__()
+        # Marking duplicate sheets starts worker processes, and with them multiprocessing's
+        # resource tracker, which is handed sys.stderr's descriptor: inside the app that is
+        # Textual's capture, whose descriptor is -1, and the start fails. Started now.
+        resource_tracker.ensure_running()
         self.paths = list(paths)
         self.settings = settings
         self.demo = demo

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from mlx_edugraph.store.sheet_duplicates import SheetPage, Stopped, sheet_duplicates
+from mlx_edugraph.store.sheet_duplicates import SheetPage, sheet_duplicates
+from mlx_edugraph.store.sheet_grouping import Stopped
 from mlx_edugraph.store.similar_pages import NoVectors, Page, VectorIndex, choose_model
 from mlx_edugraph.store.sqlite_store import Store
 
