@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from mlx_edugraph.benchmarks.sheet_copies import SetPage
+from mlx_edugraph.store.sheet_grouping import WORKERS
 
 
 @dataclass
@@ -39,7 +42,7 @@ def measure_quality(pages: list[SetPage]) -> Quality:
     """Sign every page, group them as `duplicates` does, and count pairs. A page and its
     copies (one sheet at one dpi) are duplicates; sibling sheets never."""
     from mlx_edugraph.pages.sheet_signature import make_signature
-    from mlx_edugraph.store.sheet_duplicates import group
+    from mlx_edugraph.store.sheet_grouping import group
 
     signatures, times = [], []
     for page in pages:
@@ -126,6 +129,10 @@ class ScaleTime:
     group_s: float
     peak_mb: float
     """The grouping process's peak resident memory (it does nothing else)."""
+    worker_peak_mb: float
+    """The largest worker process's peak resident memory (0: none ran)."""
+    workers: int
+    """Worker processes (0: all on the grouping process's thread)."""
     compared: int
     groups: int
     candidates: int
@@ -136,18 +143,22 @@ class ScaleTime:
 
 
 def measure_scale(
-    pool: list[SetPage], count: int, *, seed: int = 0, log: Callable[[str], None] = print
-) -> ScaleTime:
+    pool: list[SetPage],
+    count: int,
+    *,
+    workers: tuple[int | None, ...] = (None,),
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> list[ScaleTime]:
     """Group `count` stored pages made of `pool`'s real signatures, repeated: each repetition's
     hashes are XORed with a random mask of its own, so distances inside a repetition stay real
     and repetitions stand apart like unrelated parts of a collection. Every page is a row of a
     real store; a fresh process groups them as `duplicates` does, so its peak memory is the
-    grouping's."""
+    grouping's, once per entry of `workers` (as `group` takes it), each from no verdicts."""
     import multiprocessing
     import tempfile
     from concurrent.futures import ProcessPoolExecutor
     from dataclasses import replace
-    from pathlib import Path
 
     from mlx_edugraph.pages.sheet_signature import make_signature
     from mlx_edugraph.store.sqlite_store import Store
@@ -165,19 +176,32 @@ def measure_scale(
                     for i, s in enumerate(signatures[: count - start])
                 )
         store_s = time.perf_counter() - started
-        log(f"{count:,} signatures stored in {store_s:.0f} s; grouping in a fresh process ...")
+        log(f"{count:,} signatures stored in {store_s:.0f} s")
         spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
-            return replace(child.submit(_group_store, db, count).result(), store_s=store_s)
+        rows = []
+        for choice in workers:
+            copy = Path(tmp) / "grouped.sqlite"  # each run starts with no verdicts
+            shutil.copyfile(db, copy)
+            log(f"grouping in a fresh process ({_workers_name(choice)}) ...")
+            with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
+                row = child.submit(_group_store, copy, count, choice).result()
+            rows.append(replace(row, store_s=store_s))
+            copy.unlink()
+        return rows
+
+
+def _workers_name(workers: int | None) -> str:
+    if workers is None:
+        return f"{WORKERS} worker processes"
+    return "one thread" if workers == 0 else f"{workers} worker processes"
 
 
 def _xor(phash: bytes, mask: np.ndarray) -> bytes:
     return (np.frombuffer(phash, np.uint8) ^ mask).tobytes()
 
 
-def _group_store(db, count: int) -> ScaleTime:
+def _group_store(db, count: int, workers: int | None) -> ScaleTime:
     """In a fresh process: group every page of the store, saying how far it got each minute."""
-    import resource
     import sys
 
     from mlx_edugraph.store.sheet_duplicates import SheetPage, sheet_duplicates
@@ -187,10 +211,12 @@ def _group_store(db, count: int) -> ScaleTime:
     pages = [SheetPage(f"{i:064x}", 0, here) for i in range(count)]
     started = last = time.perf_counter()
     total = [0]
+    worker_mb = 0.0
 
     def progress(stage: str, done: int, candidates: int) -> None:
-        nonlocal last
+        nonlocal last, worker_mb
         total[0] = candidates
+        worker_mb = max([worker_mb] + [_peak_mb(pid) for pid in _children()])
         now = time.perf_counter()
         if now - last >= 60:
             last = now
@@ -202,22 +228,66 @@ def _group_store(db, count: int) -> ScaleTime:
             )
 
     with Store(db) as store:
-        found = sheet_duplicates(pages, store, make_missing=False, progress=progress)
+        found = sheet_duplicates(
+            pages, store, make_missing=False, progress=progress, workers=workers
+        )
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return ScaleTime(count, seconds, peak_mb, found.compared, len(found.groups), total[0])
+    used = WORKERS if workers is None else workers
+    return ScaleTime(
+        count, seconds, _peak_mb(), worker_mb, used, found.compared, len(found.groups), total[0]
+    )
+
+
+def _peak_mb(pid: int | str = "self") -> float:
+    """A process's peak resident memory. Linux: VmHWM, which starts afresh at exec. Not
+    `ru_maxrss`: a spawned process keeps the high mark of the fork it was made from (here
+    the bench's 1.4 GB of drawn pages). Elsewhere (macOS, where it is in bytes) this
+    process's `ru_maxrss`, 0 for another process."""
+    import resource
+    import sys
+
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        if pid != "self":
+            return 0.0
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+    return int(kib) / 1024
+
+
+def _children() -> list[int]:
+    """This process's child processes (Linux; none found elsewhere)."""
+    pids = []
+    for children in Path("/proc/self/task").glob("*/children"):
+        pids += [int(pid) for pid in children.read_text().split()]
+    return pids
 
 
 def format_scale(rows: list[ScaleTime]) -> str:
+    """The rows as a table, and for each count grouped both ways, how much faster the
+    worker processes were than one thread."""
     lines = [
-        "| pages | store written | grouping | per page | peak memory | candidate pairs "
-        "| pairs compared | groups |",
-        "|---|---|---|---|---|---|---|---|",
+        "| pages | grouped on | store written | grouping | per page | peak memory "
+        "(grouping / largest worker) | candidate pairs | pairs compared | groups |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
+        workers = f" / {row.worker_peak_mb:.0f} MB" if row.workers else ""
         lines.append(
-            f"| {row.pages:,} | {row.store_s:.0f} s | {row.group_s:.1f} s | "
-            f"{row.group_s / row.pages * 1000:.1f} ms | {row.peak_mb:.0f} MB | "
-            f"{row.candidates:,} | {row.compared:,} | {row.groups:,} |"
+            f"| {row.pages:,} | {_workers_name(row.workers)} | {row.store_s:.0f} s | "
+            f"{row.group_s:.1f} s | {row.group_s / row.pages * 1000:.1f} ms | "
+            f"{row.peak_mb:.0f} MB{workers} | {row.candidates:,} | {row.compared:,} | "
+            f"{row.groups:,} |"
         )
+    for count in sorted({row.pages for row in rows}):
+        alone = [r for r in rows if r.pages == count and r.workers == 0]
+        apart = [r for r in rows if r.pages == count and r.workers]
+        if alone and apart:
+            ratio = alone[0].group_s / apart[0].group_s
+            lines.append(
+                f"\n{count:,} pages: {apart[0].workers} worker processes {ratio:.2f}x as fast "
+                "as one thread"
+            )
     return "\n".join(lines)

@@ -88,7 +88,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--grouped",
         default="10000,100000",
         help="with --duplicates: numbers of stored pages grouped, comma-separated (default "
-        "10000,100000; empty skips the scale part)",
+        "10000,100000; empty skips the scale part); up to 10,000 pages each is grouped twice, "
+        "on worker processes and on one thread, and the ratio printed",
     )
     parser.add_argument(
         "--tune",
@@ -248,6 +249,10 @@ def _similar(args: argparse.Namespace, model: str) -> int:
     return ExitCode.OK
 
 
+ONE_THREAD_UP_TO = 10_000
+"""Stored pages up to which `bench --duplicates` also groups on one thread, to compare."""
+
+
 def _duplicates(args: argparse.Namespace) -> int:
     """Duplicate sheets: quality on the generated set, then grouping at scale."""
     from mlx_edugraph.benchmarks.duplicate_bench import (
@@ -275,8 +280,9 @@ def _duplicates(args: argparse.Namespace) -> int:
     rows = []
     for count in counts:
         say(f"grouping {count:,} stored pages ...")
-        rows.append(measure_scale(pool, count, log=say))
-        print(format_scale(rows[-1:]), flush=True)
+        both = (None, 0) if count <= ONE_THREAD_UP_TO else (None,)
+        rows += measure_scale(pool, count, workers=both, log=say)
+        print(format_scale(rows[-len(both) :]), flush=True)
     print(format_scale(rows))
     return ExitCode.OK
 
