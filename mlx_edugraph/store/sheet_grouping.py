@@ -101,21 +101,19 @@ def group(
             save([(_ordered(pages[i], pages[j]), match) for (i, j), match in made[saved:]])
             saved = len(made)
 
-    def judge(i: int, j: int, signature: Callable[[int], object]) -> tuple[object, bool]:
-        match, fresh = _judge(known, i, j, signature, stop)
-        if fresh:
-            made.append(((i, j) if i < j else (j, i), match))
-            keep(SAVE_EVERY)
-        return match, fresh
+    def judge(i: int, j: int, signature: Callable[[int], object]) -> object:
+        match = _judge(known, made, i, j, signature, stop)
+        keep(SAVE_EVERY)
+        return match
 
     pairs = candidates(hashes)
     parts = _parts(len(pages), pairs)
     known_in = _known_by_part(parts, known)
     joined = Joined()
-    variants = compared = done = 0
+    variants = done = 0
 
     def collect(result: PartResult) -> None:
-        nonlocal variants, compared, done
+        nonlocal variants, done
         for pair, match in result.made:
             known[pair] = match
         made.extend(result.made)
@@ -123,7 +121,6 @@ def group(
         joined.parent.update(result.joined.parent)
         joined.size.update(result.joined.size)
         variants += result.variants
-        compared += len(result.made)
         done += len(result.joined.pairs)
         if progress is not None:
             progress(COMPARING, done, len(pairs))
@@ -139,9 +136,7 @@ def group(
             judged = all(pair in part_known for pair in part)
             if pool is None or len(members) > PART_IN_MEMORY or judged:
                 signature = _cached(lambda i: load(pages[i]))  # read as needed, on this thread
-                part_joined, part_variants, part_compared = _confirm(Joined(part), signature, judge)
-                collect(PartResult(part_joined, part_variants, []))
-                compared += part_compared
+                collect(PartResult(*_confirm(Joined(part), signature, judge), made=[]))
                 continue
             stored = {i: load(pages[i]) for i in members}
             pending.append(pool.submit(_confirm_apart, part, stored, part_known))
@@ -156,9 +151,7 @@ def group(
         if second:
             joined.pairs = second
             signature = _cached(lambda i: load(pages[i]))
-            _, more_variants, more_compared = _confirm(joined, signature, judge)
-            variants += more_variants
-            compared += more_compared
+            variants += _confirm(joined, signature, judge)[1]
     except BaseException:
         if pool is not None:
             _halt(halted, pending, made)
@@ -171,7 +164,7 @@ def group(
     for i in joined.parent:
         members_of.setdefault(joined.root(i), []).append(pages[i])
     groups = [sorted(g + [pages[anchor]]) for anchor, g in members_of.items()]
-    return sorted(groups, key=lambda g: (-len(g), g[0])), variants, compared
+    return sorted(groups, key=lambda g: (-len(g), g[0])), variants, len(made)
 
 
 def _ordered(one: Page, other: Page) -> tuple[Page, Page]:
@@ -180,21 +173,23 @@ def _ordered(one: Page, other: Page) -> tuple[Page, Page]:
 
 def _judge(
     known: dict[Pair, object],
+    made: list[tuple[Pair, object]],
     i: int,
     j: int,
     signature: Callable[[int], object],
     stop: Callable[[], bool],
-) -> tuple[object, bool]:
-    """The pair's `Match` from `known`, else compared now (and added); whether it was."""
+) -> object:
+    """The pair's `Match` from `known`, else compared now (added to `known` and `made`)."""
     from mlx_edugraph.pages.sheet_match import compare
 
     pair = (i, j) if i < j else (j, i)
     if pair in known:
-        return known[pair], False
+        return known[pair]
     if stop():
         raise Stopped
     known[pair] = match = compare(signature(i), signature(j))
-    return match, True
+    made.append((pair, match))
+    return match
 
 
 def _known_by_part(parts: list[list[Pair]], known: dict[Pair, object]) -> dict[int, dict]:
@@ -251,14 +246,11 @@ def _confirm_apart(part: list[Pair], stored: dict[int, bytes], known: dict) -> P
     stopped by the calling process, it answers with the comparisons made until then."""
     made: list[tuple[Pair, object]] = []
 
-    def judge(i: int, j: int, signature: Callable[[int], object]) -> tuple[object, bool]:
-        match, fresh = _judge(known, i, j, signature, _halted.is_set)
-        if fresh:
-            made.append(((i, j) if i < j else (j, i), match))
-        return match, fresh
+    def judge(i: int, j: int, signature: Callable[[int], object]) -> object:
+        return _judge(known, made, i, j, signature, _halted.is_set)
 
     try:
-        joined, variants, _ = _confirm(Joined(part), _cached(stored.__getitem__), judge)
+        joined, variants = _confirm(Joined(part), _cached(stored.__getitem__), judge)
     except Stopped:
         return PartResult(Joined(part), 0, made)
     return PartResult(joined, variants, made)
@@ -346,16 +338,16 @@ def _cached(read: Callable[[int], bytes]) -> Callable[[int], object]:
     return signature
 
 
-Judge = Callable[[int, int, Callable[[int], object]], tuple[object, bool]]
-"""(i, j, signature of an index) -> (the pair's `Match`, whether it was compared now)."""
+Judge = Callable[[int, int, Callable[[int], object]], object]
+"""(i, j, signature of an index) -> the pair's `Match`, known or compared now."""
 
 
 def _confirm(
     joined: Joined, signature: Callable[[int], object], judge: Judge
-) -> tuple[Joined, int, int]:
-    """Confirm `joined.pairs` in order, joining the duplicates; `joined` with the variant
-    pairs and the pairs compared (not those whose verdict was known)."""
-    variants = compared = 0
+) -> tuple[Joined, int]:
+    """Confirm `joined.pairs` in order, joining the duplicates; `joined` and the number of
+    variant pairs."""
+    variants = 0
     refused: dict[int, int] = {}
     for one, other in joined.pairs:
         first, second = joined.root(one), joined.root(other)
@@ -363,18 +355,16 @@ def _confirm(
             continue  # already one sheet through another copy
         if min(refused.get(one, 0), refused.get(other, 0)) >= MAX_REFUSED:
             continue
-        match, fresh = judge(one, other, signature)
-        compared += fresh
+        match = judge(one, other, signature)
         if not match.duplicate:
             refused[one] = refused.get(one, 0) + 1
             refused[other] = refused.get(other, 0) + 1
         if match.duplicate and first in joined.size and second in joined.size:
             # Two groups join only if their first pages match too: one wrong link must not
             # chain two sheets' copies together.
-            match, fresh = judge(first, second, signature)
-            compared += fresh
+            match = judge(first, second, signature)
         if match.duplicate:
             joined.join(first, second)
         elif match.variant:
             variants += 1
-    return joined, variants, compared
+    return joined, variants
