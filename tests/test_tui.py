@@ -333,8 +333,11 @@ def test_research_notice_is_in_the_header_and_help(folder: Path, tmp_path, outco
     async def run() -> None:
         app = make_app(folder, tmp_path / "labels.sqlite", None)
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_for(pilot, lambda: listed(app))
-            header = str(app.query_one("HeaderTitle").render())
+            title = app.query_one("HeaderTitle")
+            # The header widget draws the new sub-title a refresh after `listed` sees it: wait
+            # for the drawing, or the recorded header depends on a busy machine's timing.
+            await wait_for(pilot, lambda: listed(app) and str(title.render()).endswith("page(s)"))
+            header = str(title.render())
             assert "mlx-edugraph (research use only)" in header, header
             assert not app.screen.query("Toast")  # nothing over the page
             await pilot.press("question_mark")
